@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The one place that installs Debian packages for Icebreaker.
+#   deploy/install-deps.sh run    what building and running a node needs
+#   deploy/install-deps.sh test   + test tools (cmocka, redis, clang, node, chromium)
+# Safe to run twice: apt-get skips what is installed; apt lists are refreshed
+# only when a package is missing.
+set -euo pipefail
+
+what=${1:-run}
+pkgs=(build-essential cmake pkg-config
+      libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libjansson-dev
+      libhiredis-dev libssl-dev openssl curl ca-certificates)
+if [ "$what" = test ]; then
+  pkgs+=(libcmocka-dev redis-server clang llvm libclang-rt-14-dev
+         nodejs npm valgrind clang-format haproxy)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node and npm may come from elsewhere than Debian (as on the dev machines):
+# do not replace a working node with Debian's.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  filtered=()
+  for p in "${missing[@]}"; do
+    case "$p" in nodejs|npm) ;; *) filtered+=("$p") ;; esac
+  done
+  missing=("${filtered[@]}")
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

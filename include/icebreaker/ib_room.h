@@ -1,0 +1,130 @@
+/*
+ * Events, users and rooms: the tenancy and presence model.
+ *
+ * Everything hangs off an ib_event_t (a virtual event, named by the token's
+ * `event` claim), so users of two events can never meet: rooms and users are
+ * looked up only inside their event. A user (one `sub`) may have several
+ * sessions (tabs, or a session in its grace period); rooms list users, not
+ * sessions, so a user shows once however many tabs it has, and leaves only
+ * when its last session in the room goes.
+ *
+ * Members are kept oldest first (a doubly linked list in join order) so the
+ * `members` list and its pages are stable; a map finds a member by user id.
+ */
+#ifndef IB_ROOM_H
+#define IB_ROOM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "ib_buf.h"
+#include "ib_ids.h"
+#include "ib_jwt.h"
+#include "ib_map.h"
+
+typedef struct ib_server ib_server_t;
+typedef struct ib_session ib_session_t;
+typedef struct ib_event ib_event_t;
+typedef struct ib_user ib_user_t;
+typedef struct ib_room ib_room_t;
+typedef struct ib_member ib_member_t;
+
+typedef enum ib_status {
+    IB_STATUS_AVAILABLE = 0,
+    IB_STATUS_BUSY,
+    IB_STATUS_AWAY,
+} ib_status_t;
+
+const char *ib_status_name(ib_status_t st);
+/* Returns 0 and sets *out, or IB_EBADREQ. */
+int ib_status_parse(const char *s, ib_status_t *out);
+
+struct ib_event {
+    ib_server_t *srv;
+    char *id;
+    ib_map_t users; /* sub -> ib_user_t */
+    ib_map_t rooms; /* room id -> ib_room_t */
+    size_t n_sessions;
+};
+
+struct ib_user {
+    ib_event_t *ev;
+    char *id;
+    char *name;
+    ib_role_t role;
+    ib_status_t status;
+    char *headline;      /* NULL when absent */
+    char *booth;         /* NULL when absent */
+    json_t *profile;     /* interests, offers, seeks, contact (owned) */
+    ib_session_t *sessions; /* this user's sessions, linked by s->unext */
+    uint32_t n_sessions;
+};
+
+struct ib_member {
+    ib_user_t *user;
+    ib_member_t *prev, *next; /* join order, oldest first */
+    uint32_t n_sessions;      /* sessions of this user in the room */
+    int64_t joined_ms;
+};
+
+struct ib_room {
+    ib_event_t *ev;
+    char *id;
+    ib_room_kind_t kind;
+    ib_member_t *first, *last;
+    ib_map_t by_user; /* user id -> ib_member_t */
+    uint32_t count;
+    uint32_t pins; /* holders other than members (e.g. a speed-networking session) */
+    /* Crowd rule: presence.count at most once a second while the count changes. */
+    bool count_dirty;
+    int64_t count_sent_ms;
+    ib_room_t *dirty_next;
+    /* Users allowed in a pair:/meet: room (others get forbidden). */
+    ib_map_t allowed;
+};
+
+/* Event by id; created when create is true. NULL when absent or on ENOMEM. */
+ib_event_t *ib_event_get(ib_server_t *srv, const char *id, bool create);
+/* Free the event if it has no sessions, users or rooms left. */
+void ib_event_maybe_free(ib_event_t *ev);
+
+/* User of an event by id. */
+ib_user_t *ib_user_find(ib_event_t *ev, const char *id);
+
+/* Room by id inside ev; created when create is true. */
+ib_room_t *ib_room_get(ib_event_t *ev, const char *id, bool create);
+/* Free a room with no members and no pins. */
+void ib_room_maybe_free(ib_room_t *r);
+
+ib_member_t *ib_room_member(const ib_room_t *r, const ib_user_t *u);
+
+/* {id,name,role,status} of a user. New reference. */
+json_t *ib_user_json(const ib_user_t *u);
+
+/* Whether presence events are replaced by presence.count (crowd rule). */
+bool ib_room_is_crowded(const ib_room_t *r);
+
+/* Put session s in room r. Returns 1 when the user became a member (others
+ * must hear `joined`), 0 when it already was one (another tab, or s was
+ * already in), or IB_E* (IB_ECONFLICT: room cap, IB_ENOMEM). */
+int ib_room_enter(ib_room_t *r, ib_session_t *s);
+/* Take s out of r. Returns 1 when the user stopped being a member, 0 when
+ * another of its sessions stays, IB_ENOTFOUND when s was not in r. The
+ * room may be freed by the call when it became empty: do not use r after
+ * a return of 1 unless pinned. */
+int ib_room_exit(ib_room_t *r, ib_session_t *s);
+
+/* Send buf to every live session of every member of r, except the sessions
+ * of user `except` (NULL: everyone). */
+void ib_room_send(ib_room_t *r, ib_buf_t *buf, const ib_user_t *except);
+
+/* Announce a presence change of u in r to the other members, following the
+ * crowd rule. state: "joined", "left", "updated". */
+void ib_room_presence(ib_room_t *r, ib_user_t *u, const char *state);
+
+/* Members [offset, offset+limit) as a JSON array of ib_user_json. */
+json_t *ib_room_members_json(const ib_room_t *r, size_t offset, size_t limit);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * Private to server/core: the request object handed to verb handlers and
+ * helpers shared by the handler files.
+ */
+#ifndef IB_CORE_INTERNAL_H
+#define IB_CORE_INTERNAL_H
+
+#include "icebreaker/ib_err.h"
+#include "icebreaker/ib_server.h"
+
+/* One client request being handled. */
+typedef struct ib_req {
+    ib_session_t *s;
+    const ib_msg_t *m;
+    int64_t now;
+    const char *why; /* reason for the error reply, when a handler fails */
+} ib_req_t;
+
+/* Handlers: return 0 when the reply was sent (or will be, asynchronously),
+ * or an IB_E* code for the dispatcher to send as the error reply (with
+ * req->why as the message when set). */
+#define IB__HANDLER_DECL(name, wire, roles, flags) int ib_h_##name(ib_req_t *req);
+IB_VERBS(IB__HANDLER_DECL)
+#undef IB__HANDLER_DECL
+
+/* Reply ok to the request with the fields of `fields` (stolen; may be NULL). */
+void ib__reply_ok(ib_req_t *req, json_t *fields);
+
+/* A request answered later (after a store callback): keeps the session
+ * alive and a copy of the request id. */
+typedef struct ib_pending {
+    ib_session_t *s;
+    json_t *id;
+    int64_t now;
+    void *data;
+} ib_pending_t;
+
+ib_pending_t *ib__pending_new(ib_req_t *req);
+/* Send ok (fields stolen) or error, then free p and release the session. */
+void ib__pending_ok(ib_pending_t *p, json_t *fields);
+void ib__pending_error(ib_pending_t *p, int err, const char *why);
+
+/* Keep s from being reaped while an asynchronous operation refers to it. */
+void ib__session_hold(ib_session_t *s);
+void ib__session_release(ib_session_t *s);
+static inline bool ib__session_live(const ib_session_t *s)
+{
+    return s->state == IB_SESSION_LIVE && !s->close_code;
+}
+
+/* Session room list bookkeeping (used by room.c). */
+int ib__session_add_room(ib_session_t *s, ib_room_t *r);
+void ib__session_del_room(ib_session_t *s, ib_room_t *r);
+
+/* Leave every room (presence `left` where the user goes). */
+void ib__session_leave_all(ib_session_t *s);
+
+/* Mark a crowd room's count as changed. */
+void ib__room_count_changed(ib_room_t *r);
+/* Send pending presence.count events (at most one a second per room). */
+void ib__rooms_flush_counts(ib_server_t *srv, int64_t now);
+
+/* Users */
+ib_user_t *ib__user_attach(ib_event_t *ev, const ib_claims_t *c, ib_session_t *s);
+void ib__user_detach(ib_user_t *u, ib_session_t *s);
+
+#define IB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

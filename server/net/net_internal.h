@@ -1,0 +1,78 @@
+/*
+ * Private to server/net: the per-connection state lws keeps for us and the
+ * node object that ties lws, libuv and core together.
+ */
+#ifndef IB_NET_INTERNAL_H
+#define IB_NET_INTERNAL_H
+
+#include <libwebsockets.h>
+#include <uv.h>
+
+#include "icebreaker/ib_server.h"
+#include "icebreaker/ib_utf8.h"
+
+_Static_assert(IB_BUF_PRE >= LWS_PRE, "ib_buf headroom must fit the WebSocket frame header");
+
+/* The node: one lws context on our libuv loop, one core server. */
+typedef struct ib_node {
+    uv_loop_t *loop;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    ib_config_t *cfg;
+    ib_server_t *srv;
+    ib_store_t *store;
+    uv_timer_t tick;
+    uv_timer_t drain_timer;
+    uv_signal_t sigterm, sigint;
+    int port; /* the port actually bound */
+    bool stopping;
+    int64_t drain_deadline;
+} ib_node_t;
+
+/* Reassembly of one incoming WebSocket message. */
+typedef struct ib_rx {
+    char *buf;
+    size_t len, cap;
+    bool binary;
+    bool discarding; /* over the limit or failed: ignore the rest */
+    ib_utf8_stream_t utf8;
+} ib_rx_t;
+
+/* An HTTP response being written. */
+typedef struct ib_http_out {
+    char *body;
+    size_t len;
+    int status;
+    const char *ctype;
+    char *extra_headers; /* e.g. Content-Disposition; may be NULL */
+} ib_http_out_t;
+
+/* lws per-connection data (the same struct for HTTP and WebSocket). */
+typedef struct ib_conn {
+    ib_session_t *session;
+    int close_code; /* close an unbound connection with this code */
+    const char *close_reason;
+    ib_rx_t *rx;
+    ib_http_out_t *http;
+    char *http_body; /* request body (POST) */
+    size_t http_body_len;
+    char *http_uri;
+    bool http_post;
+} ib_conn_t;
+
+int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len);
+
+/* HTTP side (http.c): answer a request once its headers (and body, for
+ * POST) are in. Returns what the lws callback should return. */
+int ib__http_request(ib_node_t *node, struct lws *wsi, ib_conn_t *c);
+int ib__http_writeable(ib_node_t *node, struct lws *wsi, ib_conn_t *c);
+void ib__http_free(ib_conn_t *c);
+
+/* Milliseconds since the Unix epoch. */
+int64_t ib__now_ms(void);
+
+/* Log a line to stderr with a level tag. Never log tokens. */
+void ib__log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * The node: lws on our own libuv loop (a foreign loop), the core server,
+ * the store, the 100 ms tick, and the start-up and shutdown order.
+ *
+ * Shutdown (SIGTERM/SIGINT): the core starts draining (/healthz turns 503,
+ * new upgrades get 503) and every session is sent close 1001 from its
+ * WRITEABLE callback; once all connections are gone, or drain_ms has passed,
+ * the lws context is destroyed, the loop runs until lws has closed its
+ * handles, then ours are closed and the loop with them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "net_internal.h"
+#include "icebreaker/ib_node.h"
+
+static struct lws_protocols protocols[] = {
+    {
+        .name = "icebreaker.v1",
+        .callback = ib__net_callback,
+        .per_session_data_size = sizeof(ib_conn_t),
+        /* Small on purpose: large messages are reassembled by us, and a
+         * small lws buffer keeps an idle connection near 2 KB. */
+        .rx_buffer_size = 512,
+    },
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void tr_want_write(void *ctx, void *conn)
+{
+    (void)ctx;
+    lws_callback_on_writable(conn);
+}
+
+static void tr_bind(void *ctx, void *conn, ib_session_t *s)
+{
+    (void)ctx;
+    ib_conn_t *c = lws_wsi_user(conn);
+    if (c)
+        c->session = s;
+}
+
+static void tr_close(void *ctx, void *conn, int code, const char *reason)
+{
+    (void)ctx;
+    ib_conn_t *c = lws_wsi_user(conn);
+    if (!c)
+        return;
+    c->session = NULL;
+    c->close_code = code;
+    c->close_reason = reason;
+    lws_callback_on_writable(conn);
+}
+
+static void tr_drop(void *ctx, void *conn)
+{
+    (void)ctx;
+    lws_set_timeout(conn, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+static void tr_random(void *ctx, void *buf, size_t len)
+{
+    (void)ctx;
+    if (RAND_bytes(buf, (int)len) != 1) {
+        ib__log("fatal", "no randomness available");
+        abort();
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    ib_node_t *node = t->data;
+    int64_t now = ib__now_ms();
+    ib_server_tick(node->srv, now);
+    if (node->stopping && (node->srv->n_connections == 0 || now >= node->drain_deadline)) {
+        uv_timer_stop(&node->tick);
+        uv_stop(node->loop);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    ib_node_t *node = h->data;
+    if (node->stopping)
+        return;
+    ib__log("info", "signal %d: draining %zu connections", signum, node->srv->n_connections);
+    node->stopping = true;
+    int64_t now = ib__now_ms();
+    node->drain_deadline = now + node->cfg->drain_ms;
+    ib_server_drain(node->srv, now);
+}
+
+static const lws_retry_bo_t *idle_policy(const ib_config_t *cfg)
+{
+    static lws_retry_bo_t policy;
+    uint32_t secs = (uint32_t)((cfg->heartbeat_ms + 999) / 1000);
+    if (secs > 30000)
+        secs = 30000;
+    policy.secs_since_valid_ping = (uint16_t)secs;
+    policy.secs_since_valid_hangup = (uint16_t)(2 * secs);
+    return &policy;
+}
+
+int ib_node_run(ib_config_t *cfg, const char *node_id)
+{
+    ib_node_t node = {0};
+    uv_loop_t loop;
+    struct lws_context_creation_info info;
+    int rc = 1;
+
+    uv_loop_init(&loop);
+    node.loop = &loop;
+    node.cfg = cfg;
+    node.store = ib_store_memory_new((size_t)cfg->history);
+    ib_transport_t tr = {
+        .ctx = &node,
+        .want_write = tr_want_write,
+        .bind = tr_bind,
+        .close = tr_close,
+        .drop = tr_drop,
+        .random = tr_random,
+    };
+    node.srv = node.store ? ib_server_new(cfg, &tr, node.store, node_id) : NULL;
+    if (!node.srv) {
+        ib__log("fatal", "out of memory");
+        goto out;
+    }
+
+    lws_set_log_level(LLL_ERR, NULL);
+    memset(&info, 0, sizeof(info));
+    void *foreign[] = {&loop};
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                   LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = foreign;
+    info.user = &node;
+    info.fd_limit_per_thread = 0;
+    if (cfg->tls_cert)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    node.ctx = lws_create_context(&info);
+    if (!node.ctx) {
+        ib__log("fatal", "cannot create the WebSocket context");
+        goto out;
+    }
+
+    memset(&info, 0, sizeof(info));
+    info.vhost_name = "icebreaker";
+    info.port = (int)cfg->port;
+    info.iface = cfg->host;
+    info.protocols = protocols;
+    info.retry_and_idle_policy = idle_policy(cfg);
+    info.timeout_secs = 10; /* handshakes and HTTP transactions */
+    info.user = &node;
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
+    if (cfg->tls_cert) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+        /* HTTP/1.1 only: WebSocket over HTTP/2 would skip our upgrade checks. */
+        info.alpn = "http/1.1";
+        info.ssl_options_set = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 |
+                               SSL_OP_NO_TLSv1_1;
+    }
+    node.vhost = lws_create_vhost(node.ctx, &info);
+    if (!node.vhost) {
+        ib__log("fatal", "cannot listen on %s:%lld", cfg->host, (long long)cfg->port);
+        goto out;
+    }
+    node.port = lws_get_vhost_listen_port(node.vhost);
+
+    uv_timer_init(&loop, &node.tick);
+    node.tick.data = &node;
+    uv_timer_start(&node.tick, on_tick, 100, 100);
+    uv_signal_init(&loop, &node.sigterm);
+    uv_signal_init(&loop, &node.sigint);
+    node.sigterm.data = node.sigint.data = &node;
+    uv_signal_start(&node.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&node.sigint, on_signal, SIGINT);
+
+    printf("icebreaker ready on %s:%d node %s\n", cfg->host, node.port, node_id);
+    fflush(stdout);
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    rc = 0;
+
+out:
+    if (node.tick.data) {
+        uv_close((uv_handle_t *)&node.tick, NULL);
+        uv_close((uv_handle_t *)&node.sigterm, NULL);
+        uv_close((uv_handle_t *)&node.sigint, NULL);
+    }
+    if (node.ctx) {
+        lws_context_destroy(node.ctx);
+        /* lws closes its libuv handles asynchronously: let it finish. */
+        uv_run(&loop, UV_RUN_DEFAULT);
+    }
+    ib_server_free(node.srv);
+    ib_store_free(node.store);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop))
+        ib__log("warn", "event loop closed with handles still open");
+    return rc;
+}

@@ -1,0 +1,264 @@
+/*
+ * The lws protocol callback: one switch over lws's reasons for both the
+ * HTTP side and the WebSocket side of a connection (they share protocol 0,
+ * "icebreaker.v1", so a client that offers no sub-protocol lands here too).
+ *
+ * Incoming: lws hands us at most rx_buffer_size bytes at a time; we
+ * reassemble whole messages, counting every fragment against the size cap
+ * (close 1009 as soon as it is passed, keeping nothing of the excess) and
+ * validating UTF-8 as it arrives (close 1007). Outgoing: one queued buffer
+ * per WRITEABLE callback; a close is a close frame sent from WRITEABLE once
+ * the queue has drained, since that is the only place lws sends one.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "net_internal.h"
+
+int64_t ib__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ib__log(const char *level, const char *fmt, ...)
+{
+    va_list ap;
+    char line[1024];
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "icebreaker %s: %s\n", level, line);
+}
+
+static void rx_reset(ib_rx_t *rx)
+{
+    rx->len = 0;
+    rx->binary = false;
+    ib_utf8_stream_init(&rx->utf8);
+}
+
+static void rx_free(ib_conn_t *c)
+{
+    if (c->rx) {
+        free(c->rx->buf);
+        free(c->rx);
+        c->rx = NULL;
+    }
+}
+
+/* Fail the connection from the receive side: no more input is kept. */
+static void rx_fail(ib_conn_t *c, int code, const char *reason)
+{
+    if (c->rx) {
+        c->rx->discarding = true;
+        free(c->rx->buf);
+        c->rx->buf = NULL;
+        c->rx->len = c->rx->cap = 0;
+    }
+    ib_session_close(c->session, code, reason, true);
+}
+
+static int on_receive(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char *in, size_t len)
+{
+    ib_session_t *s = c->session;
+    if (!s || s->close_code)
+        return 0;
+    if (!c->rx) {
+        c->rx = calloc(1, sizeof(*c->rx));
+        if (!c->rx)
+            return -1;
+        rx_reset(c->rx);
+        c->rx->binary = lws_frame_is_binary(wsi);
+    }
+    ib_rx_t *rx = c->rx;
+    if (rx->discarding)
+        return 0;
+    if (rx->len + len > (size_t)node->cfg->max_message) {
+        rx_fail(c, IB_CLOSE_TOO_BIG, "message too large");
+        return 0;
+    }
+    if (!rx->binary && !ib_utf8_stream_feed(&rx->utf8, in, len)) {
+        rx_fail(c, IB_CLOSE_BAD_DATA, "invalid UTF-8");
+        return 0;
+    }
+    bool final = lws_is_final_fragment(wsi);
+    if (final && rx->len == 0) {
+        /* The common case: a whole small message in one piece. */
+        if (!rx->binary && !ib_utf8_stream_done(&rx->utf8)) {
+            rx_fail(c, IB_CLOSE_BAD_DATA, "invalid UTF-8");
+            return 0;
+        }
+        bool binary = rx->binary;
+        rx_free(c);
+        ib_session_receive(s, in, len, binary, ib__now_ms());
+        return 0;
+    }
+    if (rx->len + len > rx->cap) {
+        size_t cap = rx->cap ? rx->cap : 1024;
+        while (cap < rx->len + len)
+            cap *= 2;
+        char *nb = realloc(rx->buf, cap);
+        if (!nb)
+            return -1;
+        rx->buf = nb;
+        rx->cap = cap;
+    }
+    memcpy(rx->buf + rx->len, in, len);
+    rx->len += len;
+    if (!final)
+        return 0;
+    if (!rx->binary && !ib_utf8_stream_done(&rx->utf8)) {
+        rx_fail(c, IB_CLOSE_BAD_DATA, "invalid UTF-8");
+        return 0;
+    }
+    /* Hand over, then forget: the session may be rebound by a resume. */
+    char *buf = rx->buf;
+    size_t n = rx->len;
+    bool binary = rx->binary;
+    rx->buf = NULL;
+    rx_free(c);
+    ib_session_receive(s, buf, n, binary, ib__now_ms());
+    free(buf);
+    return 0;
+}
+
+static int send_close(struct lws *wsi, int code, const char *reason)
+{
+    lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason,
+                     reason ? strlen(reason) : 0);
+    return -1;
+}
+
+static int on_writeable(struct lws *wsi, ib_conn_t *c)
+{
+    ib_session_t *s = c->session;
+    if (!s)
+        return c->close_code ? send_close(wsi, c->close_code, c->close_reason) : 0;
+    ib_buf_t *b = ib_session_peek(s);
+    if (b) {
+        int n = lws_write(wsi, ib_buf_payload(b), b->len, LWS_WRITE_TEXT);
+        ib_session_pop(s);
+        if (n < 0)
+            return -1;
+        if (ib_session_peek(s) || s->close_code)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (s->close_code)
+        return send_close(wsi, s->close_code, s->close_reason);
+    return 0;
+}
+
+/* Header value into buf; returns its length or -1 when absent. */
+static int header(struct lws *wsi, enum lws_token_indexes h, char *buf, int len)
+{
+    if (lws_hdr_total_length(wsi, h) <= 0)
+        return -1;
+    return lws_hdr_copy(wsi, buf, len, h);
+}
+
+static int refuse_upgrade(struct lws *wsi, unsigned int status, const char *why)
+{
+    lws_return_http_status(wsi, status, why);
+    return -1;
+}
+
+/* The handshake checks that must end in a real HTTP status. */
+static int confirm_upgrade(ib_node_t *node, struct lws *wsi)
+{
+    char buf[512];
+    if (header(wsi, WSI_TOKEN_GET_URI, buf, sizeof(buf)) < 0 || strcmp(buf, "/ws") != 0)
+        return refuse_upgrade(wsi, HTTP_STATUS_NOT_FOUND, "WebSocket endpoint is /ws");
+    if (node->srv->draining)
+        return refuse_upgrade(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "draining");
+    if (node->srv->n_connections >= (size_t)node->cfg->max_connections)
+        return refuse_upgrade(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "too many connections");
+    if (node->cfg->n_origins) {
+        int n = header(wsi, WSI_TOKEN_ORIGIN, buf, sizeof(buf));
+        if (n >= 0) {
+            bool ok = false;
+            for (size_t i = 0; i < node->cfg->n_origins && !ok; i++)
+                ok = strcmp(buf, node->cfg->origins[i]) == 0;
+            if (!ok)
+                return refuse_upgrade(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+        }
+    }
+    return 0;
+}
+
+int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    struct lws_context *ctx = lws_get_context(wsi);
+    ib_node_t *node = ctx ? lws_context_user(ctx) : NULL;
+    ib_conn_t *c = user;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(node, wsi);
+
+    case LWS_CALLBACK_ESTABLISHED:
+        memset(c, 0, sizeof(*c));
+        c->session = ib_server_accept(node->srv, wsi, ib__now_ms());
+        return c->session ? 0 : -1;
+
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(node, wsi, c, in, len);
+
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return on_writeable(wsi, c);
+
+    case LWS_CALLBACK_CLOSED:
+        rx_free(c);
+        if (c->session) {
+            ib_session_t *s = c->session;
+            c->session = NULL;
+            ib_session_disconnected(s, ib__now_ms());
+        }
+        return 0;
+
+    case LWS_CALLBACK_HTTP:
+        free(c->http_uri);
+        c->http_uri = strndup(in ? (const char *)in : "/", 1024);
+        c->http_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+        if (c->http_post)
+            return 0; /* answer when the body is in */
+        return ib__http_request(node, wsi, c);
+
+    case LWS_CALLBACK_HTTP_BODY: {
+        const size_t limit = 65536;
+        if (c->http_body_len + len > limit) {
+            lws_return_http_status(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, NULL);
+            return -1;
+        }
+        char *nb = realloc(c->http_body, c->http_body_len + len + 1);
+        if (!nb)
+            return -1;
+        memcpy(nb + c->http_body_len, in, len);
+        c->http_body = nb;
+        c->http_body_len += len;
+        c->http_body[c->http_body_len] = 0;
+        return 0;
+    }
+
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return ib__http_request(node, wsi, c);
+
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return ib__http_writeable(node, wsi, c);
+
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        ib__http_free(c);
+        break;
+
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
