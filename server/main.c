@@ -114,9 +114,9 @@ static int cmd_token(int argc, char **argv)
     ib_config_defaults(&cfg);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        static const char *const strs[] = {"--sub",   "--name",  "--role",  "--event", "--booth",
-                                           "--headline", "--email", "--company", "--title",
-                                           "--url"};
+        static const char *const strs[] = {"--sub",   "--name",     "--role",  "--event",
+                                           "--booth", "--headline", "--email", "--company",
+                                           "--title", "--url"};
         static const char *const lists[] = {"--interests", "--offers", "--seeks"};
         bool used = false;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -154,11 +154,12 @@ static int cmd_token(int argc, char **argv)
     json_object_set_new(claims, "exp", json_integer((json_int_t)(time(NULL) + ttl)));
     char *token = ib_jwt_sign(claims, cfg.secret, cfg.secret_len);
     ib_claims_t check;
-    int vrc = token ? ib_jwt_verify(token, cfg.secret, cfg.secret_len, time(NULL), &check)
-                    : IB_ENOMEM;
+    int vrc =
+        token ? ib_jwt_verify(token, cfg.secret, cfg.secret_len, time(NULL), &check) : IB_ENOMEM;
     if (vrc) {
-        fprintf(stderr, "icebreaker token: %s: --sub, --name, --role and --event are required; "
-                        "ids are 1-64 of A-Z a-z 0-9 . _ -\n",
+        fprintf(stderr,
+                "icebreaker token: %s: --sub, --name, --role and --event are required; "
+                "ids are 1-64 of A-Z a-z 0-9 . _ -\n",
                 ib_strerror(vrc));
         free(token);
         goto out;

@@ -50,8 +50,8 @@
       "chat text length in characters")                                                            \
     X(signal_max, "--signal-max", "ICEBREAKER_SIGNAL_MAX", 16384, 64, 1048576,                     \
       "signal data size in bytes of JSON")                                                         \
-    X(hello_timeout_ms, "--hello-timeout-ms", "ICEBREAKER_HELLO_TIMEOUT_MS", 10000, 100,           \
-      600000, "time allowed for the first message, hello (then close 4002)")                       \
+    X(hello_timeout_ms, "--hello-timeout-ms", "ICEBREAKER_HELLO_TIMEOUT_MS", 10000, 100, 600000,   \
+      "time allowed for the first message, hello (then close 4002)")                               \
     X(heartbeat_ms, "--heartbeat-ms", "ICEBREAKER_HEARTBEAT_MS", 25000, 1000, 3600000,             \
       "WebSocket ping interval; two silent intervals drop the connection")                         \
     X(grace_ms, "--grace-ms", "ICEBREAKER_GRACE_MS", 30000, 0, 3600000,                            \

@@ -27,7 +27,16 @@
     X(leave, "leave", IB_ROLES_ANY, 0)                                                             \
     X(status, "status", IB_ROLES_ANY, 0)                                                           \
     X(chat, "chat", IB_ROLES_ANY, 0)                                                               \
-    X(members, "members", IB_ROLES_ANY, 0)
+    X(members, "members", IB_ROLES_ANY, 0)                                                         \
+    X(announce, "announce", IB_ROLES_HOST, 0)                                                      \
+    X(kick, "kick", IB_ROLES_HOST, 0)                                                              \
+    X(block, "block", IB_ROLES_ANY, 0)                                                             \
+    X(unblock, "unblock", IB_ROLES_ANY, 0)                                                         \
+    X(chat_delete, "chat.delete", IB_ROLES_HOST, 0)                                                \
+    X(booth_queue, "booth.queue", IB_ROLES_ANY, 0)                                                 \
+    X(booth_unqueue, "booth.unqueue", IB_ROLES_ANY, 0)                                             \
+    X(booth_next, "booth.next", IB_ROLE_EXHIBITOR | IB_ROLE_ADMIN, 0)                              \
+    X(booth_lead, "booth.lead", IB_ROLES_ANY, 0)
 
 typedef enum ib_verb {
 #define IB__VERB_ENUM(name, wire, roles, flags) IB_VERB_##name,

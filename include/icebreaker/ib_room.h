@@ -44,10 +44,34 @@ int ib_status_parse(const char *s, ib_status_t *out);
 struct ib_event {
     ib_server_t *srv;
     char *id;
-    ib_map_t users; /* sub -> ib_user_t */
-    ib_map_t rooms; /* room id -> ib_room_t */
+    ib_map_t users;  /* sub -> ib_user_t */
+    ib_map_t rooms;  /* room id -> ib_room_t */
+    ib_map_t kicked; /* sub -> ib_kick_t: tokens refused until then */
+    ib_map_t blocks; /* blocker sub -> ib_blocks_t */
+    ib_map_t booths; /* booth id -> ib_booth_t (booth.c) */
+    ib_map_t sn;     /* speed-networking session id -> ib_sn_t (sn.c) */
     size_t n_sessions;
 };
+
+/* A kicked user: refused until `until` (ms since the epoch). */
+typedef struct ib_kick {
+    char *sub;
+    int64_t until;
+} ib_kick_t;
+
+/* The users one user has blocked. */
+typedef struct ib_blocks {
+    char *sub;
+    char **ids;
+    size_t n, cap;
+} ib_blocks_t;
+
+/* Whether blocker has blocked blocked (in either's event ev). */
+bool ib_event_blocks(const ib_event_t *ev, const char *blocker, const char *blocked);
+/* Whether either of the two has blocked the other. */
+bool ib_event_blocked_pair(const ib_event_t *ev, const char *a, const char *b);
+/* Whether sub's tokens are refused at now. */
+bool ib_event_kicked(const ib_event_t *ev, const char *sub, int64_t now);
 
 struct ib_user {
     ib_event_t *ev;
@@ -55,9 +79,9 @@ struct ib_user {
     char *name;
     ib_role_t role;
     ib_status_t status;
-    char *headline;      /* NULL when absent */
-    char *booth;         /* NULL when absent */
-    json_t *profile;     /* interests, offers, seeks, contact (owned) */
+    char *headline;         /* NULL when absent */
+    char *booth;            /* NULL when absent */
+    json_t *profile;        /* interests, offers, seeks, contact (owned) */
     ib_session_t *sessions; /* this user's sessions, linked by s->unext */
     uint32_t n_sessions;
 };
@@ -119,6 +143,13 @@ int ib_room_exit(ib_room_t *r, ib_session_t *s);
 /* Send buf to every live session of every member of r, except the sessions
  * of user `except` (NULL: everyone). */
 void ib_room_send(ib_room_t *r, ib_buf_t *buf, const ib_user_t *except);
+
+/* Send what `from` said (chat) to every member of r who has not blocked
+ * `from`, the sender included. */
+void ib_room_send_from(ib_room_t *r, ib_buf_t *buf, const char *from);
+
+/* Send buf to every live session of user u. */
+void ib_user_send(ib_user_t *u, ib_buf_t *buf);
 
 /* Announce a presence change of u in r to the other members, following the
  * crowd rule. state: "joined", "left", "updated". */

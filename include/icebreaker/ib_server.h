@@ -82,8 +82,8 @@ struct ib_session {
     uint16_t n_capped; /* rooms that count against the cap (lounge:, booth:) */
     int close_code;    /* non-zero: closing once the queue drains */
     const char *close_reason;
-    int64_t deadline; /* hello deadline, grace end, or close deadline */
-    int64_t expires;  /* token expiry in ms (exp + leeway) */
+    int64_t deadline;            /* hello deadline, grace end, or close deadline */
+    int64_t expires;             /* token expiry in ms (exp + leeway) */
     ib_session_t *tprev, *tnext; /* hello, grace or closing list */
     int tlist;                   /* which list: 0 none */
     ib_session_t *uprev, *unext; /* user's sessions */
@@ -125,13 +125,14 @@ struct ib_server {
     ib_session_t *hello_head, *hello_tail; /* by deadline */
     ib_session_t *grace_head, *grace_tail; /* by deadline */
     ib_session_t *closing_head, *closing_tail;
-    ib_session_t *dead;      /* to reap, linked by tnext */
-    ib_room_t *dirty_rooms;  /* crowd rooms whose count changed */
-    size_t n_connections;    /* sessions with a connection */
-    size_t n_sessions;       /* live + detached */
+    ib_session_t *dead;     /* to reap, linked by tnext */
+    ib_room_t *dirty_rooms; /* crowd rooms whose count changed */
+    size_t n_connections;   /* sessions with a connection */
+    size_t n_sessions;      /* live + detached */
     size_t n_rooms;
     bool draining;
     int64_t last_expiry_scan;
+    int64_t last_kick_scan;
     int64_t now; /* the latest time an entry point was given */
     ib_metrics_t metrics;
 };

@@ -35,6 +35,10 @@ typedef struct ib_store_ops {
     /* The last `max` messages of the room's history, oldest first. */
     int (*chat_history)(ib_store_t *st, const char *event, const char *room, size_t max,
                         ib_store_history_cb cb, void *arg);
+    /* Remove the message with sequence number seq from the room's history.
+     * Calls back with err IB_ENOTFOUND when it is not (or no longer) there. */
+    int (*chat_delete)(ib_store_t *st, const char *event, const char *room, uint64_t seq,
+                       ib_store_seq_cb cb, void *arg);
     /* Forget a room's history (when nothing refers to it any more). */
     void (*room_gone)(ib_store_t *st, const char *event, const char *room);
     /* "ok", "down" or "off" (no shared store: one node). */

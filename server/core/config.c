@@ -30,8 +30,9 @@ static int parse_number(const char *name, const char *text, int64_t lo, int64_t 
     errno = 0;
     long long v = strtoll(text, &end, 10);
     if (errno || end == text || *end || v < lo || v > hi) {
-        snprintf(err, errlen, "%s: expected a whole number from %" PRId64 " to %" PRId64 ", got '%s'",
-                 name, lo, hi, text);
+        snprintf(err, errlen,
+                 "%s: expected a whole number from %" PRId64 " to %" PRId64 ", got '%s'", name, lo,
+                 hi, text);
         return IB_EBADREQ;
     }
     *out = v;
@@ -189,12 +190,12 @@ void ib_config_usage(void *file)
 {
     FILE *out = file;
     fprintf(out, "usage: icebreaker serve [options]\n\n"
-               "  --dev                     development mode: public secret "
-               "'" IB_DEV_SECRET "', POST /dev/token (ICEBREAKER_DEV=1)\n"
-               "  --origin ORIGIN           allowed browser Origin, repeatable "
-               "(ICEBREAKER_ORIGIN, comma-separated)\n");
+                 "  --dev                     development mode: public secret "
+                 "'" IB_DEV_SECRET "', POST /dev/token (ICEBREAKER_DEV=1)\n"
+                 "  --origin ORIGIN           allowed browser Origin, repeatable "
+                 "(ICEBREAKER_ORIGIN, comma-separated)\n");
 #define IB__CFG_STR_HELP(f, flag, env, def, help)                                                  \
-    fprintf(out, "  %-25s %s (%s%s%s)\n", flag " S", help, env, def ? ", default " : "",             \
+    fprintf(out, "  %-25s %s (%s%s%s)\n", flag " S", help, env, def ? ", default " : "",           \
             def ? (const char *)def : "");
     IB_CONFIG_STRINGS(IB__CFG_STR_HELP)
 #undef IB__CFG_STR_HELP

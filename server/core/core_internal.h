@@ -60,6 +60,26 @@ void ib__room_count_changed(ib_room_t *r);
 /* Send pending presence.count events (at most one a second per room). */
 void ib__rooms_flush_counts(ib_server_t *srv, int64_t now);
 
+/* End a session now (leave its rooms, forget it). */
+void ib__session_end(ib_session_t *s);
+
+/* Event-owned state of the feature modules, freed with the event. */
+void ib__event_free_moderation(ib_event_t *ev);
+void ib__event_expire_kicks(ib_event_t *ev, int64_t now);
+/* Free an event and everything it still holds (server shutdown). */
+void ib__event_destroy(ib_event_t *ev);
+
+/* Let user `sub` into server-made room r (pair:, meet:). */
+int ib__room_allow(ib_room_t *r, const char *sub);
+/* A user stopped being a member of r (dispatches on the room's kind:
+ * a meet: room ends, a pair: partner is re-paired). */
+void ib__room_left(ib_room_t *r, ib_user_t *u, int64_t now);
+
+/* Booths (booth.c) */
+void ib__booth_meet_left(ib_room_t *r, int64_t now);
+void ib__booth_user_gone(ib_event_t *ev, const ib_user_t *u);
+void ib__event_free_booths(ib_event_t *ev);
+
 /* Users */
 ib_user_t *ib__user_attach(ib_event_t *ev, const ib_claims_t *c, ib_session_t *s);
 void ib__user_detach(ib_user_t *u, ib_session_t *s);

@@ -85,8 +85,8 @@ int ib_h_join(ib_req_t *req)
     ib_store_t *st = s->srv->store;
     /* The room stays pinned until the history arrives. */
     r->pins++;
-    if (st->ops->chat_history(st, s->ev->id, r->id, (size_t)s->srv->cfg->history,
-                              join_history_done, p)) {
+    if (st->ops->chat_history(st, s->ev->id, r->id, (size_t)s->srv->cfg->history, join_history_done,
+                              p)) {
         ib__pending_error(p, IB_EUNAVAIL, "chat history unavailable");
     }
     r->pins--;
@@ -107,8 +107,10 @@ int ib_h_leave(ib_req_t *req)
         return IB_ENOTFOUND;
     }
     r->pins++;
-    if (ib_room_exit(r, s) == 1)
+    if (ib_room_exit(r, s) == 1) {
         ib_room_presence(r, s->user, "left");
+        ib__room_left(r, s->user, req->now);
+    }
     r->pins--;
     ib_room_maybe_free(r);
     ib__reply_ok(req, json_pack("{s:s}", "room", id));
@@ -160,7 +162,8 @@ static void chat_appended(void *arg, int err, uint64_t seq)
     ib_session_t *s = p->s;
     if (err) {
         json_decref(msg);
-        ib__pending_error(p, IB_EUNAVAIL, "chat is unavailable: the shared store cannot be reached");
+        ib__pending_error(p, IB_EUNAVAIL,
+                          "chat is unavailable: the shared store cannot be reached");
         return;
     }
     /* Deliver to the room's local members (the sender included). */
@@ -169,7 +172,8 @@ static void chat_appended(void *arg, int err, uint64_t seq)
         if (r) {
             ib_buf_t *b = ib_buf_from_json(msg);
             if (b) {
-                ib_room_send(r, b, NULL);
+                ib_room_send_from(
+                    r, b, json_string_value(json_object_get(json_object_get(msg, "from"), "id")));
                 ib_buf_unref(b);
             }
         }
@@ -202,9 +206,9 @@ int ib_h_chat(ib_req_t *req)
         req->why = "join the room first";
         return IB_EFORBIDDEN;
     }
-    json_t *msg = json_pack("{s:s,s:s,s:{s:s,s:s},s:s%,s:I}", "type", "chat", "room", r->id,
-                            "from", "id", s->user->id, "name", s->user->name, "text", text, bytes,
-                            "ts", (json_int_t)req->now);
+    json_t *msg = json_pack("{s:s,s:s,s:{s:s,s:s},s:s%,s:I}", "type", "chat", "room", r->id, "from",
+                            "id", s->user->id, "name", s->user->name, "text", text, bytes, "ts",
+                            (json_int_t)req->now);
     ib_pending_t *p = msg ? ib__pending_new(req) : NULL;
     if (!p) {
         json_decref(msg);
@@ -214,7 +218,8 @@ int ib_h_chat(ib_req_t *req)
     ib_store_t *st = s->srv->store;
     if (st->ops->chat_append(st, s->ev->id, r->id, msg, chat_appended, p)) {
         json_decref(msg);
-        ib__pending_error(p, IB_EUNAVAIL, "chat is unavailable: the shared store cannot be reached");
+        ib__pending_error(p, IB_EUNAVAIL,
+                          "chat is unavailable: the shared store cannot be reached");
     }
     return 0;
 }

@@ -62,20 +62,25 @@ char *ib_metrics_render(const ib_server_t *srv, size_t *len)
     out_t o = {0};
     const ib_metrics_t *m = &srv->metrics;
 
-    outf(&o, "# HELP icebreaker_connections WebSocket connections open now\n"
-             "# TYPE icebreaker_connections gauge\nicebreaker_connections %zu\n",
+    outf(&o,
+         "# HELP icebreaker_connections WebSocket connections open now\n"
+         "# TYPE icebreaker_connections gauge\nicebreaker_connections %zu\n",
          srv->n_connections);
-    outf(&o, "# HELP icebreaker_sessions Authenticated sessions (connected or in grace)\n"
-             "# TYPE icebreaker_sessions gauge\nicebreaker_sessions %zu\n",
+    outf(&o,
+         "# HELP icebreaker_sessions Authenticated sessions (connected or in grace)\n"
+         "# TYPE icebreaker_sessions gauge\nicebreaker_sessions %zu\n",
          srv->n_sessions);
-    outf(&o, "# HELP icebreaker_rooms Rooms with members\n"
-             "# TYPE icebreaker_rooms gauge\nicebreaker_rooms %zu\n",
+    outf(&o,
+         "# HELP icebreaker_rooms Rooms with members\n"
+         "# TYPE icebreaker_rooms gauge\nicebreaker_rooms %zu\n",
          srv->n_rooms);
-    outf(&o, "# HELP icebreaker_events Events with sessions on this node\n"
-             "# TYPE icebreaker_events gauge\nicebreaker_events %zu\n",
+    outf(&o,
+         "# HELP icebreaker_events Events with sessions on this node\n"
+         "# TYPE icebreaker_events gauge\nicebreaker_events %zu\n",
          srv->events.count);
-    outf(&o, "# HELP icebreaker_draining 1 while the node is shutting down\n"
-             "# TYPE icebreaker_draining gauge\nicebreaker_draining %d\n",
+    outf(&o,
+         "# HELP icebreaker_draining 1 while the node is shutting down\n"
+         "# TYPE icebreaker_draining gauge\nicebreaker_draining %d\n",
          srv->draining ? 1 : 0);
 #define IB__CTR_OUT(f, name, help)                                                                 \
     outf(&o, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n",                 \
@@ -102,8 +107,9 @@ char *ib_metrics_render(const ib_server_t *srv, size_t *len)
         outf(&o, "icebreaker_closes_total{code=\"%d\"} %llu\n", codes[i],
              (unsigned long long)m->closes_by_code[codes[i]]);
     const char *redis = srv->store->ops->health(srv->store);
-    outf(&o, "# HELP icebreaker_redis_up 1 when the shared store answers (absent in one-node mode)\n"
-             "# TYPE icebreaker_redis_up gauge\nicebreaker_redis_up %d\n",
+    outf(&o,
+         "# HELP icebreaker_redis_up 1 when the shared store answers (absent in one-node mode)\n"
+         "# TYPE icebreaker_redis_up gauge\nicebreaker_redis_up %d\n",
          strcmp(redis, "down") ? 1 : 0);
     if (o.failed) {
         free(o.buf);

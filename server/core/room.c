@@ -50,11 +50,30 @@ err:
 
 void ib_event_maybe_free(ib_event_t *ev)
 {
-    if (!ev || ev->users.count || ev->rooms.count || ev->n_sessions)
+    /* Kicks, blocks, booths (with their leads) and speed-networking
+     * sessions outlive the users who made them: the event stays. */
+    if (!ev || ev->users.count || ev->rooms.count || ev->n_sessions || ev->kicked.count ||
+        ev->blocks.count || ev->booths.count || ev->sn.count)
         return;
     ib_map_del(&ev->srv->events, ev->id);
     ib_map_free(&ev->users);
     ib_map_free(&ev->rooms);
+    ib_map_free(&ev->kicked);
+    ib_map_free(&ev->blocks);
+    ib_map_free(&ev->booths);
+    ib_map_free(&ev->sn);
+    free(ev->id);
+    free(ev);
+}
+
+void ib__event_destroy(ib_event_t *ev)
+{
+    ib__event_free_moderation(ev);
+    ib__event_free_booths(ev);
+    ib_map_del(&ev->srv->events, ev->id);
+    ib_map_free(&ev->users);
+    ib_map_free(&ev->rooms);
+    ib_map_free(&ev->sn);
     free(ev->id);
     free(ev);
 }
@@ -82,8 +101,8 @@ ib_user_t *ib__user_attach(ib_event_t *ev, const ib_claims_t *c, ib_session_t *s
         u->role = c->role;
         u->headline = dup_or_null(c->headline);
         u->booth = dup_or_null(c->booth);
-        u->profile = json_pack("{s:O,s:O,s:O,s:O}", "interests", c->interests, "offers",
-                               c->offers, "seeks", c->seeks, "contact", c->contact);
+        u->profile = json_pack("{s:O,s:O,s:O,s:O}", "interests", c->interests, "offers", c->offers,
+                               "seeks", c->seeks, "contact", c->contact);
         if (!u->id || !u->name || (c->headline && !u->headline) || (c->booth && !u->booth) ||
             !u->profile || ib_map_put(&ev->users, u->id, u)) {
             free(u->id);
@@ -115,6 +134,7 @@ void ib__user_detach(ib_user_t *u, ib_session_t *s)
     s->uprev = s->unext = NULL;
     if (--u->n_sessions)
         return;
+    ib__booth_user_gone(u->ev, u);
     ib_map_del(&u->ev->users, u->id);
     free(u->id);
     free(u->name);
@@ -184,6 +204,25 @@ void ib_room_maybe_free(ib_room_t *r)
     free(r->id);
     free(r);
     ib_event_maybe_free(ev);
+}
+
+int ib__room_allow(ib_room_t *r, const char *sub)
+{
+    if (ib_map_get(&r->allowed, sub))
+        return 0;
+    char *d = strdup(sub);
+    if (!d || ib_map_put(&r->allowed, d, d)) {
+        free(d);
+        return IB_ENOMEM;
+    }
+    return 0;
+}
+
+void ib__room_left(ib_room_t *r, ib_user_t *u, int64_t now)
+{
+    (void)u;
+    if (r->kind == IB_ROOM_MEET)
+        ib__booth_meet_left(r, now);
 }
 
 ib_member_t *ib_room_member(const ib_room_t *r, const ib_user_t *u)
@@ -257,6 +296,25 @@ void ib_room_send(ib_room_t *r, ib_buf_t *buf, const ib_user_t *except)
             if (s->state == IB_SESSION_LIVE && ib_session_in_room(s, r))
                 ib_session_send(s, buf);
     }
+}
+
+void ib_room_send_from(ib_room_t *r, ib_buf_t *buf, const char *from)
+{
+    bool any_blocks = r->ev->blocks.count > 0;
+    for (ib_member_t *m = r->first; m; m = m->next) {
+        if (any_blocks && ib_event_blocks(r->ev, m->user->id, from))
+            continue;
+        for (ib_session_t *s = m->user->sessions; s; s = s->unext)
+            if (s->state == IB_SESSION_LIVE && ib_session_in_room(s, r))
+                ib_session_send(s, buf);
+    }
+}
+
+void ib_user_send(ib_user_t *u, ib_buf_t *buf)
+{
+    for (ib_session_t *s = u->sessions; s; s = s->unext)
+        if (s->state == IB_SESSION_LIVE)
+            ib_session_send(s, buf);
 }
 
 void ib__room_count_changed(ib_room_t *r)

@@ -95,8 +95,7 @@ ib_session_t *ib_server_accept(ib_server_t *srv, void *conn, int64_t now)
     s->state = IB_SESSION_HELLO;
     ib_sendq_init(&s->q, (uint32_t)cfg->sendq_msgs, (size_t)cfg->sendq_bytes);
     ib_ratelimit_init(&s->rl, (uint32_t)cfg->rate, (uint32_t)cfg->burst,
-                      (uint32_t)cfg->abuse_refusals, (uint32_t)cfg->abuse_window_ms,
-                      (uint64_t)now);
+                      (uint32_t)cfg->abuse_refusals, (uint32_t)cfg->abuse_window_ms, (uint64_t)now);
     new_token(srv, s->id, IB_SESSION_ID_LEN);
     s->anext = srv->all;
     if (srv->all)
@@ -149,6 +148,11 @@ static void session_kill(ib_session_t *s)
     s->state = IB_SESSION_DEAD;
     s->tnext = srv->dead;
     srv->dead = s;
+}
+
+void ib__session_end(ib_session_t *s)
+{
+    session_kill(s);
 }
 
 void ib__session_hold(ib_session_t *s)
@@ -279,8 +283,11 @@ void ib__session_leave_all(ib_session_t *s)
     while (s->n_rooms) {
         ib_room_t *r = s->rooms[s->n_rooms - 1];
         r->pins++; /* keep r alive through the presence event */
-        if (ib_room_exit(r, s) == 1 && announce)
-            ib_room_presence(r, s->user, "left");
+        if (ib_room_exit(r, s) == 1) {
+            if (announce)
+                ib_room_presence(r, s->user, "left");
+            ib__room_left(r, s->user, s->srv->now);
+        }
         r->pins--;
         ib_room_maybe_free(r);
     }
@@ -340,8 +347,8 @@ static void send_auth_failure(ib_req_t *req, int err, const char *why)
 {
     ib_session_t *s = req->s;
     s->srv->metrics.hello_fail++;
-    ib_session_send_json(s, ib_reply_error(req->m ? req->m->id : NULL, IB_EUNAUTH,
-                                           why ? why : ib_strerror(err)));
+    ib_session_send_json(
+        s, ib_reply_error(req->m ? req->m->id : NULL, IB_EUNAUTH, why ? why : ib_strerror(err)));
     ib_session_close(s, IB_CLOSE_AUTH, "authentication failed", false);
 }
 
@@ -364,6 +371,11 @@ int ib_h_hello(ib_req_t *req)
     int rc = ib_jwt_verify(token, srv->cfg->secret, srv->cfg->secret_len, req->now / 1000, &c);
     if (rc) {
         send_auth_failure(req, rc, NULL);
+        return 0;
+    }
+    if (ib_event_kicked(ib_event_get(srv, c.event, false), c.sub, req->now)) {
+        ib_claims_clear(&c);
+        send_auth_failure(req, IB_EUNAUTH, "this user was removed from the event by a host");
         return 0;
     }
     int64_t expires = (c.exp + IB_JWT_LEEWAY_S) * 1000;
@@ -440,6 +452,15 @@ void ib_server_tick(ib_server_t *srv, int64_t now)
             }
     }
     ib__rooms_flush_counts(srv, now);
+    if (now - srv->last_kick_scan >= 60000) {
+        srv->last_kick_scan = now;
+        const char *k;
+        void *v;
+        for (size_t i = 0; ib_map_next(&srv->events, &i, &k, &v);) {
+            ib__event_expire_kicks(v, now);
+            ib_event_maybe_free(v);
+        }
+    }
     reap(srv);
 }
 
@@ -480,6 +501,10 @@ void ib_server_free(ib_server_t *srv)
         srv->dead = s->tnext;
         free(s);
     }
+    const char *k;
+    void *v;
+    for (size_t i = 0; ib_map_next(&srv->events, &i, &k, &v);)
+        ib__event_destroy(v);
     ib_map_free(&srv->resumes);
     ib_map_free(&srv->events);
     free(srv);

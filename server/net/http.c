@@ -89,8 +89,7 @@ static int respond_json(struct lws *wsi, ib_conn_t *c, int status, json_t *v)
 static int respond_error(struct lws *wsi, ib_conn_t *c, int status, const char *code,
                          const char *message)
 {
-    return respond_json(wsi, c, status,
-                        json_pack("{s:s,s:s}", "error", code, "message", message));
+    return respond_json(wsi, c, status, json_pack("{s:s,s:s}", "error", code, "message", message));
 }
 
 int ib__http_writeable(ib_node_t *node, struct lws *wsi, ib_conn_t *c)
@@ -113,9 +112,8 @@ static int serve_health(ib_node_t *node, struct lws *wsi, ib_conn_t *c)
     int code;
     const char *status = ib_server_health(node->srv, &code);
     return respond_json(wsi, c, code,
-                        json_pack("{s:s,s:s,s:I,s:s}", "status", status, "node",
-                                  node->srv->node_id, "connections",
-                                  (json_int_t)node->srv->n_connections, "redis",
+                        json_pack("{s:s,s:s,s:I,s:s}", "status", status, "node", node->srv->node_id,
+                                  "connections", (json_int_t)node->srv->n_connections, "redis",
                                   node->store->ops->health(node->store)));
 }
 
@@ -163,7 +161,7 @@ static int serve_dev_token(ib_node_t *node, struct lws *wsi, ib_conn_t *c)
         return respond_error(wsi, c, 400, "bad_request", "body must be a JSON object");
     }
     json_t *claims = json_object();
-    static const char *const copy[] = {"name", "role", "event", "headline", "booth",
+    static const char *const copy[] = {"name",  "role",    "event", "headline", "booth",
                                        "email", "company", "title", "url"};
     for (size_t i = 0; i < sizeof(copy) / sizeof(copy[0]); i++) {
         json_t *v = json_object_get(in, copy[i]);
@@ -193,9 +191,10 @@ static int serve_dev_token(ib_node_t *node, struct lws *wsi, ib_conn_t *c)
                    : IB_ENOMEM;
     if (rc) {
         free(token);
-        return respond_error(wsi, c, 400, "bad_request",
-                             "name, role (attendee, host, exhibitor, admin) and event are required; "
-                             "ids are 1-64 of A-Z a-z 0-9 . _ -");
+        return respond_error(
+            wsi, c, 400, "bad_request",
+            "name, role (attendee, host, exhibitor, admin) and event are required; "
+            "ids are 1-64 of A-Z a-z 0-9 . _ -");
     }
     ib_claims_clear(&check);
     rc = respond_json(wsi, c, 200, json_pack("{s:s}", "token", token));
@@ -239,8 +238,8 @@ static int serve_static(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const ch
     if (q)
         *q = 0;
     for (const char *p = rel; *p; p++) {
-        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                  *p == '/' || *p == '.' || *p == '_' || *p == '-';
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '/' || *p == '.' || *p == '_' || *p == '-';
         if (!ok || (p[0] == '/' && p[1] == '.'))
             return respond_error(wsi, c, 404, "not_found", "no such file");
     }

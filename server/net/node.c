@@ -161,8 +161,8 @@ int ib_node_run(ib_config_t *cfg, const char *node_id)
         info.ssl_private_key_filepath = cfg->tls_key;
         /* HTTP/1.1 only: WebSocket over HTTP/2 would skip our upgrade checks. */
         info.alpn = "http/1.1";
-        info.ssl_options_set = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 |
-                               SSL_OP_NO_TLSv1_1;
+        info.ssl_options_set =
+            SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
     }
     node.vhost = lws_create_vhost(node.ctx, &info);
     if (!node.vhost) {

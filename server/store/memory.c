@@ -4,6 +4,7 @@
  * sequence counter; callbacks run before the call returns.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,30 @@ static int mem_chat_history(ib_store_t *st, const char *event, const char *room,
     return 0;
 }
 
+static int mem_chat_delete(ib_store_t *st, const char *event, const char *room, uint64_t seq,
+                           ib_store_seq_cb cb, void *arg)
+{
+    mem_store_t *m = (mem_store_t *)st;
+    room_log_t *l = log_get(m, event, room, false);
+    size_t found = SIZE_MAX;
+    for (size_t i = 0; l && i < l->count; i++) {
+        json_t *msg = l->ring[(l->head + i) % m->history];
+        if ((uint64_t)json_integer_value(json_object_get(msg, "seq")) == seq)
+            found = i;
+    }
+    if (found == SIZE_MAX) {
+        cb(arg, IB_ENOTFOUND, seq);
+        return 0;
+    }
+    /* Close the gap: later messages move one slot towards the head. */
+    json_decref(l->ring[(l->head + found) % m->history]);
+    for (size_t i = found; i + 1 < l->count; i++)
+        l->ring[(l->head + i) % m->history] = l->ring[(l->head + i + 1) % m->history];
+    l->count--;
+    cb(arg, 0, seq);
+    return 0;
+}
+
 static void mem_room_gone(ib_store_t *st, const char *event, const char *room)
 {
     mem_store_t *m = (mem_store_t *)st;
@@ -135,6 +160,7 @@ static const ib_store_ops_t mem_ops = {
     .name = "memory",
     .chat_append = mem_chat_append,
     .chat_history = mem_chat_history,
+    .chat_delete = mem_chat_delete,
     .room_gone = mem_room_gone,
     .health = mem_health,
     .free = mem_free,

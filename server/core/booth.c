@@ -1,0 +1,524 @@
+/*
+ * Exhibitor booths: a fair queue per booth, meetings in meet: rooms, and
+ * leads shared only with the visitor's consent.
+ *
+ * The queue is first come, first served and shared by all of a booth's
+ * staff: booth.next takes the oldest visitor who is connected (one in the
+ * grace period keeps their place but is skipped, so staff never wait on
+ * someone who cannot hear them). Every move of the queue tells each visitor
+ * behind it their new position and an estimated wait: the mean length of
+ * the booth's recent meetings times the people ahead, over the staff
+ * online. A meeting ends when either side leaves its meet: room; its length
+ * feeds that estimate and the booth's stats.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core_internal.h"
+
+#define IB_BOOTH_RECENT 20    /* meetings the wait estimate averages */
+#define IB_BOOTH_WAITS 1024   /* waits kept for the median */
+#define IB_BOOTH_LEADS 100000 /* leads one booth may hold */
+
+typedef struct visitor {
+    char *sub;
+    int64_t queued_at;
+    struct visitor *prev, *next;
+} visitor_t;
+
+typedef struct meeting {
+    char *room;
+    char *visitor;
+    char *staff;
+    int64_t started;
+    int64_t wait_ms;
+} meeting_t;
+
+typedef struct ib_booth {
+    char *id;
+    ib_event_t *ev;
+    visitor_t *first, *last;
+    ib_map_t queued; /* sub -> visitor_t */
+    size_t n_queued;
+    ib_map_t meetings; /* room id -> meeting_t */
+    json_t *leads;     /* visitor sub -> lead object, in order of consent */
+    json_t *met;       /* visitor sub -> length of their last meeting in ms */
+    int64_t recent[IB_BOOTH_RECENT];
+    size_t n_recent, recent_head;
+    int64_t *waits;
+    size_t n_waits;
+    uint64_t visits, meetings_done, next_meet;
+} ib_booth_t;
+
+static ib_booth_t *booth_get(ib_event_t *ev, const char *id, bool create)
+{
+    ib_booth_t *b = ib_map_get(&ev->booths, id);
+    if (b || !create)
+        return b;
+    b = calloc(1, sizeof(*b));
+    if (!b || !(b->id = strdup(id)) || !(b->leads = json_object()) || !(b->met = json_object()) ||
+        ib_map_put(&ev->booths, b->id, b)) {
+        if (b) {
+            free(b->id);
+            json_decref(b->leads);
+            json_decref(b->met);
+        }
+        free(b);
+        return NULL;
+    }
+    b->ev = ev;
+    return b;
+}
+
+static bool is_staff(const ib_user_t *u, const char *booth)
+{
+    return u->role == IB_ROLE_ADMIN ||
+           (u->role == IB_ROLE_EXHIBITOR && u->booth && !strcmp(u->booth, booth));
+}
+
+static size_t staff_online(const ib_booth_t *b)
+{
+    size_t n = 0;
+    const char *k;
+    void *v;
+    for (size_t i = 0; ib_map_next(&b->ev->users, &i, &k, &v);) {
+        ib_user_t *u = v;
+        if (u->role == IB_ROLE_EXHIBITOR && u->booth && !strcmp(u->booth, b->id))
+            for (ib_session_t *s = u->sessions; s; s = s->unext)
+                if (s->state == IB_SESSION_LIVE) {
+                    n++;
+                    break;
+                }
+    }
+    return n;
+}
+
+/* Estimated wait in seconds for someone at `position`, or -1 when the booth
+ * has no finished meeting to go by. */
+static int64_t wait_estimate(const ib_booth_t *b, size_t position)
+{
+    if (!b->n_recent)
+        return -1;
+    int64_t sum = 0;
+    for (size_t i = 0; i < b->n_recent; i++)
+        sum += b->recent[i];
+    int64_t mean = sum / (int64_t)b->n_recent;
+    size_t staff = staff_online(b);
+    int64_t ms = mean * (int64_t)(position - 1) / (int64_t)(staff ? staff : 1);
+    return (ms + 999) / 1000;
+}
+
+static json_t *position_fields(const ib_booth_t *b, size_t pos)
+{
+    int64_t w = wait_estimate(b, pos);
+    return json_pack("{s:s,s:I,s:o}", "booth", b->id, "position", (json_int_t)pos, "wait_s",
+                     w < 0 ? json_null() : json_integer(w));
+}
+
+/* Tell every visitor from `from` on (position pos) where they stand. */
+static void announce_positions(ib_booth_t *b, visitor_t *from, size_t pos)
+{
+    for (visitor_t *v = from; v; v = v->next, pos++) {
+        ib_user_t *u = ib_user_find(b->ev, v->sub);
+        if (!u)
+            continue;
+        json_t *ev = position_fields(b, pos);
+        json_object_set_new(ev, "type", json_string("booth.position"));
+        ib_buf_t *buf = ib_buf_from_json(ev);
+        json_decref(ev);
+        if (buf) {
+            ib_user_send(u, buf);
+            ib_buf_unref(buf);
+        }
+    }
+}
+
+static size_t position_of(const ib_booth_t *b, const visitor_t *x)
+{
+    size_t pos = 1;
+    for (const visitor_t *v = b->first; v && v != x; v = v->next)
+        pos++;
+    return pos;
+}
+
+/* Take x out of the queue; the visitors behind hear their new place. */
+static void dequeue(ib_booth_t *b, visitor_t *x)
+{
+    size_t pos = position_of(b, x);
+    visitor_t *after = x->next;
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        b->first = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    else
+        b->last = x->prev;
+    ib_map_del(&b->queued, x->sub);
+    b->n_queued--;
+    free(x->sub);
+    free(x);
+    announce_positions(b, after, pos);
+}
+
+static int get_booth_id(ib_req_t *req, const char **id)
+{
+    if (ib_get_string(req->m->msg, "booth", true, id, &req->why))
+        return IB_EBADREQ;
+    if (!ib_id_valid(*id)) {
+        req->why = "booth must be a valid id";
+        return IB_EBADREQ;
+    }
+    return 0;
+}
+
+/* The meeting a user is in at booth b, if any. */
+static meeting_t *meeting_of(const ib_booth_t *b, const char *sub)
+{
+    const char *k;
+    void *v;
+    for (size_t i = 0; ib_map_next(&b->meetings, &i, &k, &v);) {
+        meeting_t *m = v;
+        if (!strcmp(m->visitor, sub))
+            return m;
+    }
+    return NULL;
+}
+
+int ib_h_booth_queue(ib_req_t *req)
+{
+    ib_session_t *s = req->s;
+    const char *id;
+    int rc = get_booth_id(req, &id);
+    if (rc)
+        return rc;
+    if (s->user->role == IB_ROLE_EXHIBITOR && s->user->booth && !strcmp(s->user->booth, id)) {
+        req->why = "staff do not queue at their own booth";
+        return IB_ECONFLICT;
+    }
+    ib_booth_t *b = booth_get(s->ev, id, true);
+    if (!b)
+        return IB_ENOMEM;
+    if (meeting_of(b, s->user->id)) {
+        req->why = "already meeting this booth";
+        return IB_ECONFLICT;
+    }
+    visitor_t *v = ib_map_get(&b->queued, s->user->id);
+    if (!v) {
+        v = calloc(1, sizeof(*v));
+        if (!v || !(v->sub = strdup(s->user->id)) || ib_map_put(&b->queued, v->sub, v)) {
+            if (v)
+                free(v->sub);
+            free(v);
+            return IB_ENOMEM;
+        }
+        v->queued_at = req->now;
+        v->prev = b->last;
+        if (b->last)
+            b->last->next = v;
+        else
+            b->first = v;
+        b->last = v;
+        b->n_queued++;
+    }
+    ib__reply_ok(req, position_fields(b, position_of(b, v)));
+    return 0;
+}
+
+int ib_h_booth_unqueue(ib_req_t *req)
+{
+    ib_session_t *s = req->s;
+    const char *id;
+    int rc = get_booth_id(req, &id);
+    if (rc)
+        return rc;
+    ib_booth_t *b = booth_get(s->ev, id, false);
+    visitor_t *v = b ? ib_map_get(&b->queued, s->user->id) : NULL;
+    if (!v) {
+        req->why = "not in this booth's queue";
+        return IB_ENOTFOUND;
+    }
+    dequeue(b, v);
+    ib__reply_ok(req, json_pack("{s:s}", "booth", id));
+    return 0;
+}
+
+static json_t *person(const ib_user_t *u)
+{
+    return json_pack("{s:s,s:s,s:s?}", "id", u->id, "name", u->name, "headline", u->headline);
+}
+
+static void send_meet(ib_user_t *to, const char *booth, const char *room, const ib_user_t *with)
+{
+    json_t *ev = json_pack("{s:s,s:s,s:s,s:o}", "type", "booth.meet", "booth", booth, "room", room,
+                           "with", person(with));
+    ib_buf_t *buf = ib_buf_from_json(ev);
+    json_decref(ev);
+    if (buf) {
+        ib_user_send(to, buf);
+        ib_buf_unref(buf);
+    }
+}
+
+/* Put every live session of u into r. */
+static void enter_all(ib_room_t *r, ib_user_t *u)
+{
+    for (ib_session_t *s = u->sessions; s; s = s->unext)
+        if (s->state == IB_SESSION_LIVE)
+            ib_room_enter(r, s);
+}
+
+int ib_h_booth_next(ib_req_t *req)
+{
+    ib_session_t *s = req->s;
+    const char *id;
+    int rc = get_booth_id(req, &id);
+    if (rc)
+        return rc;
+    if (!is_staff(s->user, id)) {
+        req->why = "only this booth's staff may take visitors";
+        return IB_EFORBIDDEN;
+    }
+    ib_booth_t *b = booth_get(s->ev, id, true);
+    if (!b)
+        return IB_ENOMEM;
+    visitor_t *v = b->first;
+    ib_user_t *vu = NULL;
+    for (; v; v = v->next) {
+        vu = ib_user_find(s->ev, v->sub);
+        bool live = false;
+        for (ib_session_t *t = vu ? vu->sessions : NULL; t && !live; t = t->unext)
+            live = t->state == IB_SESSION_LIVE;
+        if (live)
+            break;
+    }
+    if (!v) {
+        req->why = "no visitor is waiting";
+        return IB_ENOTFOUND;
+    }
+    char room_id[IB_ID_MAX + 32];
+    snprintf(room_id, sizeof(room_id), "meet:%.40s-%llu", id, (unsigned long long)++b->next_meet);
+    ib_room_t *r = ib_room_get(s->ev, room_id, true);
+    meeting_t *m = calloc(1, sizeof(*m));
+    if (!r || !m || !(m->room = strdup(room_id)) || !(m->visitor = strdup(vu->id)) ||
+        !(m->staff = strdup(s->user->id)) || ib_map_put(&b->meetings, m->room, m) ||
+        ib__room_allow(r, s->user->id) || ib__room_allow(r, vu->id)) {
+        if (m) {
+            free(m->room);
+            free(m->visitor);
+            free(m->staff);
+        }
+        free(m);
+        ib_room_maybe_free(r);
+        return IB_ENOMEM;
+    }
+    m->started = req->now;
+    m->wait_ms = req->now - v->queued_at;
+    b->visits++;
+    if (b->waits || (b->waits = calloc(IB_BOOTH_WAITS, sizeof(int64_t))))
+        b->waits[b->n_waits++ % IB_BOOTH_WAITS] = m->wait_ms;
+    r->pins++;
+    enter_all(r, s->user);
+    enter_all(r, vu);
+    r->pins--;
+    dequeue(b, v);
+    send_meet(vu, id, room_id, s->user);
+    send_meet(s->user, id, room_id, vu);
+    ib__reply_ok(req, json_pack("{s:s,s:s,s:o}", "booth", id, "room", room_id, "with", person(vu)));
+    return 0;
+}
+
+/* A meeting's room lost one side: end it for both. */
+void ib__booth_meet_left(ib_room_t *r, int64_t now)
+{
+    char booth[IB_ID_MAX + 1];
+    const char *dash = strrchr(r->id, '-');
+    size_t n = dash ? (size_t)(dash - (r->id + 5)) : 0;
+    if (!dash || n > IB_ID_MAX)
+        return;
+    memcpy(booth, r->id + 5, n);
+    booth[n] = 0;
+    ib_booth_t *b = booth_get(r->ev, booth, false);
+    meeting_t *m = b ? ib_map_del(&b->meetings, r->id) : NULL;
+    if (!m)
+        return;
+    int64_t len = now - m->started;
+    b->recent[b->recent_head] = len;
+    b->recent_head = (b->recent_head + 1) % IB_BOOTH_RECENT;
+    if (b->n_recent < IB_BOOTH_RECENT)
+        b->n_recent++;
+    b->meetings_done++;
+    json_object_set_new(b->met, m->visitor, json_integer(len));
+    /* The lead of this visitor, if any, learns the meeting's length. */
+    json_t *lead = json_object_get(b->leads, m->visitor);
+    if (lead)
+        json_object_set_new(lead, "meeting_s", json_integer(len / 1000));
+    json_t *ev = json_pack("{s:s,s:s,s:s}", "type", "booth.end", "booth", b->id, "room", r->id);
+    ib_buf_t *buf = ib_buf_from_json(ev);
+    json_decref(ev);
+    /* Everyone still in the room is taken out. */
+    r->pins++;
+    if (buf)
+        ib_room_send(r, buf, NULL);
+    while (r->first) {
+        ib_user_t *u = r->first->user;
+        for (ib_session_t *s = u->sessions; s; s = s->unext)
+            if (ib_session_in_room(s, r))
+                ib_room_exit(r, s);
+    }
+    r->pins--;
+    ib_buf_unref(buf);
+    free(m->room);
+    free(m->visitor);
+    free(m->staff);
+    free(m);
+    ib_room_maybe_free(r);
+    /* The visitor was first for nobody else: positions do not move. */
+}
+
+int ib_h_booth_lead(ib_req_t *req)
+{
+    ib_session_t *s = req->s;
+    const char *id;
+    bool consent = false;
+    int rc = get_booth_id(req, &id);
+    if (rc)
+        return rc;
+    if (ib_get_bool(req->m->msg, "consent", true, &consent, &req->why))
+        return IB_EBADREQ;
+    ib_booth_t *b = booth_get(s->ev, id, consent);
+    ib_user_t *u = s->user;
+    if (!consent) {
+        /* Withdrawing consent removes the lead. */
+        if (b)
+            json_object_del(b->leads, u->id);
+        ib__reply_ok(req, json_pack("{s:s,s:b}", "booth", id, "consent", 0));
+        return 0;
+    }
+    if (!b)
+        return IB_ENOMEM;
+    if (!json_object_get(b->leads, u->id) && json_object_size(b->leads) >= IB_BOOTH_LEADS) {
+        req->why = "this booth has too many leads";
+        return IB_ECONFLICT;
+    }
+    json_t *contact = json_object_get(u->profile, "contact");
+    json_t *met = json_object_get(b->met, u->id);
+    meeting_t *now_meeting = meeting_of(b, u->id);
+    json_t *lead =
+        json_pack("{s:s,s:s,s:s?,s:O?,s:O?,s:O?,s:O?,s:I,s:o}", "id", u->id, "name", u->name,
+                  "headline", u->headline, "email", json_object_get(contact, "email"), "company",
+                  json_object_get(contact, "company"), "title", json_object_get(contact, "title"),
+                  "url", json_object_get(contact, "url"), "at", (json_int_t)req->now, "meeting_s",
+                  met           ? json_integer(json_integer_value(met) / 1000)
+                  : now_meeting ? json_integer((req->now - now_meeting->started) / 1000)
+                                : json_null());
+    if (!lead)
+        return IB_ENOMEM;
+    /* Absent claims are null, as the export promises. */
+    static const char *const fields[] = {"headline", "email", "company", "title", "url"};
+    for (size_t i = 0; i < IB_ARRAY_LEN(fields); i++)
+        if (!json_object_get(lead, fields[i]))
+            json_object_set_new(lead, fields[i], json_null());
+    json_object_set_new(b->leads, u->id, lead);
+    /* Staff online hear of it. */
+    json_t *ev = json_pack("{s:s,s:s,s:O}", "type", "booth.lead", "booth", id, "lead", lead);
+    ib_buf_t *buf = ib_buf_from_json(ev);
+    json_decref(ev);
+    const char *k;
+    void *v;
+    for (size_t i = 0; buf && ib_map_next(&s->ev->users, &i, &k, &v);) {
+        ib_user_t *staff = v;
+        if (staff->role == IB_ROLE_EXHIBITOR && staff->booth && !strcmp(staff->booth, id))
+            ib_user_send(staff, buf);
+    }
+    ib_buf_unref(buf);
+    ib__reply_ok(req, json_pack("{s:s,s:b}", "booth", id, "consent", 1));
+    return 0;
+}
+
+/* The user's last session is gone: leave every queue of the event. */
+void ib__booth_user_gone(ib_event_t *ev, const ib_user_t *u)
+{
+    const char *k;
+    void *v;
+    for (size_t i = 0; ib_map_next(&ev->booths, &i, &k, &v);) {
+        ib_booth_t *b = v;
+        visitor_t *x = ib_map_get(&b->queued, u->id);
+        if (x)
+            dequeue(b, x);
+    }
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+json_t *ib_booth_stats_json(ib_event_t *ev, const char *booth)
+{
+    ib_booth_t *b = ev ? booth_get(ev, booth, false) : NULL;
+    json_t *median = json_null();
+    if (b && b->n_waits) {
+        size_t n = b->n_waits < IB_BOOTH_WAITS ? b->n_waits : IB_BOOTH_WAITS;
+        int64_t *w = malloc(n * sizeof(*w));
+        if (w) {
+            memcpy(w, b->waits, n * sizeof(*w));
+            qsort(w, n, sizeof(*w), cmp_i64);
+            int64_t med = n % 2 ? w[n / 2] : (w[n / 2 - 1] + w[n / 2]) / 2;
+            json_decref(median);
+            median = json_real((double)med / 1000.0);
+            free(w);
+        }
+    }
+    return json_pack("{s:I,s:I,s:I,s:I,s:o,s:I}", "visits", (json_int_t)(b ? b->visits : 0),
+                     "meetings", (json_int_t)(b ? b->meetings_done : 0), "in_meeting",
+                     (json_int_t)(b ? b->meetings.count : 0), "queued",
+                     (json_int_t)(b ? b->n_queued : 0), "median_wait_s", median, "leads",
+                     (json_int_t)(b ? json_object_size(b->leads) : 0));
+}
+
+json_t *ib_booth_leads_json(ib_event_t *ev, const char *booth)
+{
+    ib_booth_t *b = ev ? booth_get(ev, booth, false) : NULL;
+    json_t *leads = json_array();
+    const char *k;
+    json_t *v;
+    if (b)
+        json_object_foreach(b->leads, k, v) json_array_append(leads, v);
+    return json_pack("{s:s,s:o,s:o}", "booth", booth, "leads", leads, "stats",
+                     ib_booth_stats_json(ev, booth));
+}
+
+void ib__event_free_booths(ib_event_t *ev)
+{
+    const char *k;
+    void *v;
+    for (size_t i = 0; ib_map_next(&ev->booths, &i, &k, &v);) {
+        ib_booth_t *b = v;
+        while (b->first) {
+            visitor_t *x = b->first;
+            b->first = x->next;
+            free(x->sub);
+            free(x);
+        }
+        const char *mk;
+        void *mv;
+        for (size_t j = 0; ib_map_next(&b->meetings, &j, &mk, &mv);) {
+            meeting_t *m = mv;
+            free(m->room);
+            free(m->visitor);
+            free(m->staff);
+            free(m);
+        }
+        ib_map_free(&b->meetings);
+        ib_map_free(&b->queued);
+        json_decref(b->leads);
+        json_decref(b->met);
+        free(b->waits);
+        free(b->id);
+        free(b);
+    }
+    ib_map_free(&ev->booths);
+}
