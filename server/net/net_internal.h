@@ -50,7 +50,8 @@ typedef struct ib_http_out {
 /* lws per-connection data (the same struct for HTTP and WebSocket). */
 typedef struct ib_conn {
     ib_session_t *session;
-    int close_code; /* close an unbound connection with this code */
+    int close_code;  /* close an unbound connection with this code */
+    bool close_sent; /* our close frame is out: the peer's close is its ack */
     const char *close_reason;
     ib_rx_t *rx;
     ib_http_out_t *http;

@@ -130,7 +130,9 @@ int ib_node_run(ib_config_t *cfg, const char *node_id)
         goto out;
     }
 
-    lws_set_log_level(LLL_ERR, NULL);
+    /* ICEBREAKER_LWS_LOG: lws's own log levels as a bit mask (debugging). */
+    const char *lws_log = getenv("ICEBREAKER_LWS_LOG");
+    lws_set_log_level(lws_log ? atoi(lws_log) : LLL_ERR, NULL);
     memset(&info, 0, sizeof(info));
     void *foreign[] = {&loop};
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
@@ -193,8 +195,12 @@ out:
         uv_close((uv_handle_t *)&node.sigint, NULL);
     }
     if (node.ctx) {
+        /* With a foreign loop, lws destroys in two stages: the first call
+         * starts closing its libuv handles, the loop runs until they are
+         * closed, and a second call frees what remains. */
         lws_context_destroy(node.ctx);
-        /* lws closes its libuv handles asynchronously: let it finish. */
+        uv_run(&loop, UV_RUN_DEFAULT);
+        lws_context_destroy(node.ctx);
         uv_run(&loop, UV_RUN_DEFAULT);
     }
     ib_server_free(node.srv);

@@ -66,7 +66,7 @@ static void rx_fail(ib_conn_t *c, int code, const char *reason)
 static int on_receive(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char *in, size_t len)
 {
     ib_session_t *s = c->session;
-    if (!s || s->close_code)
+    if (!s || s->close_code || c->close_sent)
         return 0;
     if (!c->rx) {
         c->rx = calloc(1, sizeof(*c->rx));
@@ -127,18 +127,43 @@ static int on_receive(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char
     return 0;
 }
 
-static int send_close(struct lws *wsi, int code, const char *reason)
+/*
+ * Send our close frame ourselves. lws's own way (lws_close_reason, then
+ * return -1) loses the frame on Debian's lws 4.1.6: its libuv glue, built
+ * with _DEBUG, closes a second time at once ("uv repeat test") and that
+ * second close kills the socket before the frame is written. So the frame
+ * goes out as an ordinary write, the connection stays until the peer's
+ * close arrives (treated as the ack in WS_PEER_INITIATED_CLOSE), and an lws
+ * timeout drops a peer that never answers.
+ */
+/* lws's private opcode for a close frame (lib/roles/ws/private-lib-roles-ws.h
+ * in 4.1.6; the public header reserves the value for it). */
+#define IB_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
+
+static int send_close(struct lws *wsi, ib_conn_t *c, int code, const char *reason)
 {
-    lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason,
-                     reason ? strlen(reason) : 0);
-    return -1;
+    unsigned char buf[LWS_PRE + 125];
+    size_t rl = reason ? strlen(reason) : 0;
+    if (rl > 123)
+        rl = 123;
+    buf[LWS_PRE] = (unsigned char)(code >> 8);
+    buf[LWS_PRE + 1] = (unsigned char)(code & 0xff);
+    if (rl)
+        memcpy(buf + LWS_PRE + 2, reason, rl);
+    c->close_sent = true;
+    if (lws_write(wsi, buf + LWS_PRE, 2 + rl, IB_LWS_WRITE_CLOSE) < 0)
+        return -1;
+    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, 5);
+    return 0;
 }
 
 static int on_writeable(struct lws *wsi, ib_conn_t *c)
 {
     ib_session_t *s = c->session;
+    if (c->close_sent)
+        return 0;
     if (!s)
-        return c->close_code ? send_close(wsi, c->close_code, c->close_reason) : 0;
+        return c->close_code ? send_close(wsi, c, c->close_code, c->close_reason) : 0;
     ib_buf_t *b = ib_session_peek(s);
     if (b) {
         int n = lws_write(wsi, ib_buf_payload(b), b->len, LWS_WRITE_TEXT);
@@ -150,7 +175,7 @@ static int on_writeable(struct lws *wsi, ib_conn_t *c)
         return 0;
     }
     if (s->close_code)
-        return send_close(wsi, s->close_code, s->close_reason);
+        return send_close(wsi, c, s->close_code, s->close_reason);
     return 0;
 }
 
@@ -168,12 +193,30 @@ static int refuse_upgrade(struct lws *wsi, unsigned int status, const char *why)
     return -1;
 }
 
+/* Whether a Sec-WebSocket-Protocol list names icebreaker.v1. */
+static bool offers_v1(const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if (n == strlen("icebreaker.v1") && !strncmp(p, "icebreaker.v1", n))
+            return true;
+        p += n;
+    }
+    return false;
+}
+
 /* The handshake checks that must end in a real HTTP status. */
 static int confirm_upgrade(ib_node_t *node, struct lws *wsi)
 {
     char buf[512];
     if (header(wsi, WSI_TOKEN_GET_URI, buf, sizeof(buf)) < 0 || strcmp(buf, "/ws") != 0)
         return refuse_upgrade(wsi, HTTP_STATUS_NOT_FOUND, "WebSocket endpoint is /ws");
+    /* Offered sub-protocols must include ours; none offered means v1. */
+    if (header(wsi, WSI_TOKEN_PROTOCOL, buf, sizeof(buf)) >= 0 && !offers_v1(buf))
+        return refuse_upgrade(wsi, HTTP_STATUS_BAD_REQUEST, "sub-protocol must be icebreaker.v1");
     if (node->srv->draining)
         return refuse_upgrade(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "draining");
     if (node->srv->n_connections >= (size_t)node->cfg->max_connections)
@@ -212,6 +255,11 @@ int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(wsi, c);
+
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* After our close frame, the peer's close is the ack: end now,
+         * without lws echoing a second close. */
+        return c->close_sent ? -1 : 0;
 
     case LWS_CALLBACK_CLOSED:
         rx_free(c);
