@@ -36,7 +36,8 @@
     X(booth_queue, "booth.queue", IB_ROLES_ANY, 0)                                                 \
     X(booth_unqueue, "booth.unqueue", IB_ROLES_ANY, 0)                                             \
     X(booth_next, "booth.next", IB_ROLE_EXHIBITOR | IB_ROLE_ADMIN, 0)                              \
-    X(booth_lead, "booth.lead", IB_ROLES_ANY, 0)
+    X(booth_lead, "booth.lead", IB_ROLES_ANY, 0)                                                   \
+    X(signal, "signal", IB_ROLES_ANY, 0)
 
 typedef enum ib_verb {
 #define IB__VERB_ENUM(name, wire, roles, flags) IB_VERB_##name,

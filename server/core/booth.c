@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core_internal.h"
+#include "icebreaker/ib_booth.h"
 
 #define IB_BOOTH_RECENT 20    /* meetings the wait estimate averages */
 #define IB_BOOTH_WAITS 1024   /* waits kept for the median */
@@ -489,6 +490,92 @@ json_t *ib_booth_leads_json(ib_event_t *ev, const char *booth)
         json_object_foreach(b->leads, k, v) json_array_append(leads, v);
     return json_pack("{s:s,s:o,s:o}", "booth", booth, "leads", leads, "stats",
                      ib_booth_stats_json(ev, booth));
+}
+
+bool ib_booth_may_export(ib_role_t role, const char *claim_booth, const char *booth)
+{
+    return role == IB_ROLE_ADMIN ||
+           (role == IB_ROLE_EXHIBITOR && claim_booth && !strcmp(claim_booth, booth));
+}
+
+/* One CSV field: quoted when it holds a separator, quote or line break;
+ * a leading = + - @ is defused with a quote mark so that spreadsheets do
+ * not run what a visitor typed into their profile as a formula. */
+static void csv_field(json_t *out, const json_t *v)
+{
+    char num[32];
+    const char *s = "";
+    if (json_is_string(v))
+        s = json_string_value(v);
+    else if (json_is_integer(v))
+        s = num, snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+    bool risky = strchr("=+-@", s[0]) && s[0] && !json_is_integer(v);
+    bool quote = risky || strpbrk(s, ",\"\r\n") != NULL;
+    size_t n = strlen(s);
+    char *buf = malloc(2 * n + 4);
+    if (!buf)
+        return;
+    size_t o = 0;
+    if (quote)
+        buf[o++] = '"';
+    if (risky)
+        buf[o++] = '\'';
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            buf[o++] = '"';
+        buf[o++] = s[i];
+    }
+    if (quote)
+        buf[o++] = '"';
+    buf[o] = 0;
+    json_array_append_new(out, json_string(buf));
+    free(buf);
+}
+
+char *ib_booth_leads_csv(ib_event_t *ev, const char *booth, size_t *len)
+{
+    static const char *const cols[] = {"id",    "name", "headline", "email",    "company",
+                                       "title", "url",  "at",       "meeting_s"};
+    json_t *all = ib_booth_leads_json(ev, booth);
+    json_t *leads = json_object_get(all, "leads");
+    size_t cap = 256, used = 0;
+    char *out = malloc(cap);
+    if (!out) {
+        json_decref(all);
+        return NULL;
+    }
+    out[0] = 0;
+    for (size_t row = 0; row <= json_array_size(leads); row++) {
+        json_t *fields = json_array();
+        for (size_t c = 0; c < IB_ARRAY_LEN(cols); c++) {
+            if (row == 0)
+                json_array_append_new(fields, json_string(cols[c]));
+            else
+                csv_field(fields, json_object_get(json_array_get(leads, row - 1), cols[c]));
+        }
+        for (size_t c = 0; c < json_array_size(fields); c++) {
+            const char *f = json_string_value(json_array_get(fields, c));
+            size_t need = used + strlen(f) + 3;
+            if (need > cap) {
+                while (cap < need)
+                    cap *= 2;
+                char *nb = realloc(out, cap);
+                if (!nb) {
+                    free(out);
+                    json_decref(fields);
+                    json_decref(all);
+                    return NULL;
+                }
+                out = nb;
+            }
+            used += (size_t)sprintf(out + used, "%s%s", c ? "," : "", f);
+        }
+        used += (size_t)sprintf(out + used, "\r\n");
+        json_decref(fields);
+    }
+    json_decref(all);
+    *len = used;
+    return out;
 }
 
 void ib__event_free_booths(ib_event_t *ev)

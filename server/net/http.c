@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 
 #include <openssl/rand.h>
 
+#include "icebreaker/ib_booth.h"
 #include "icebreaker/ib_err.h"
 #include "icebreaker/ib_ids.h"
 #include "icebreaker/ib_jwt.h"
@@ -269,6 +271,73 @@ static int serve_static(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const ch
     return respond_raw(wsi, c, 200, content_type(rel), body, len);
 }
 
+/* Verify the request's "Authorization: Bearer <token>". Returns 0 with
+ * *claims filled, or the HTTP status to answer (401). */
+static int bearer(ib_node_t *node, struct lws *wsi, ib_claims_t *claims)
+{
+    char auth[IB_JWT_MAX_LEN + 16];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n <= 0 || n >= (int)sizeof(auth) ||
+        lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) < 0 ||
+        strncasecmp(auth, "Bearer ", 7) != 0)
+        return 401;
+    const char *token = auth + 7;
+    while (*token == ' ')
+        token++;
+    int64_t now = ib__now_ms();
+    if (ib_jwt_verify(token, node->cfg->secret, node->cfg->secret_len, now / 1000, claims))
+        return 401;
+    if (ib_event_kicked(ib_event_get(node->srv, claims->event, false), claims->sub, now)) {
+        ib_claims_clear(claims);
+        return 401;
+    }
+    return 0;
+}
+
+static bool wants_csv(struct lws *wsi)
+{
+    char accept[256];
+    return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_ACCEPT) > 0 &&
+           lws_hdr_copy(wsi, accept, sizeof(accept), WSI_TOKEN_HTTP_ACCEPT) > 0 &&
+           strstr(accept, "text/csv") != NULL;
+}
+
+/* GET /api/booths/<booth>/leads and /api/booths/<booth>/stats */
+static int serve_booth_api(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char *rest)
+{
+    char booth[IB_ID_MAX + 1];
+    const char *slash = strchr(rest, '/');
+    size_t n = slash ? (size_t)(slash - rest) : 0;
+    if (!slash || n == 0 || n > IB_ID_MAX)
+        return respond_error(wsi, c, 404, "not_found", "no such resource");
+    memcpy(booth, rest, n);
+    booth[n] = 0;
+    const char *what = slash + 1;
+    if (!ib_id_valid(booth) || (strcmp(what, "leads") && strcmp(what, "stats")))
+        return respond_error(wsi, c, 404, "not_found", "no such resource");
+    ib_claims_t claims;
+    if (bearer(node, wsi, &claims))
+        return respond_error(wsi, c, 401, "unauthorized", "a valid Bearer token is required");
+    if (!ib_booth_may_export(claims.role, claims.booth, booth)) {
+        ib_claims_clear(&claims);
+        return respond_error(wsi, c, 403, "forbidden", "only this booth's staff or an admin");
+    }
+    ib_event_t *ev = ib_event_get(node->srv, claims.event, false);
+    ib_claims_clear(&claims);
+    if (!strcmp(what, "stats"))
+        return respond_json(wsi, c, 200, ib_booth_stats_json(ev, booth));
+    if (wants_csv(wsi)) {
+        size_t len;
+        char *csv = ib_booth_leads_csv(ev, booth, &len);
+        if (!csv)
+            return respond_error(wsi, c, 500, "internal", "out of memory");
+        int rc = respond(wsi, c, 200, "text/csv; charset=utf-8", csv, len);
+        free(csv);
+        return rc;
+    }
+    return respond_json(wsi, c, 200, ib_booth_leads_json(ev, booth));
+}
+
 int ib__http_request(ib_node_t *node, struct lws *wsi, ib_conn_t *c)
 {
     const char *uri = c->http_uri ? c->http_uri : "/";
@@ -284,6 +353,10 @@ int ib__http_request(ib_node_t *node, struct lws *wsi, ib_conn_t *c)
         return serve_health(node, wsi, c);
     if (!strcmp(uri, "/metrics"))
         return serve_metrics(node, wsi, c);
+    if (!strncmp(uri, "/api/booths/", 12))
+        return serve_booth_api(node, wsi, c, uri + 12);
+    if (!strncmp(uri, "/api/", 5))
+        return respond_error(wsi, c, 404, "not_found", "no such resource");
     if (!strcmp(uri, "/ws"))
         return respond_error(wsi, c, 426, "bad_request", "WebSocket upgrade required");
     return serve_static(node, wsi, c, uri);
