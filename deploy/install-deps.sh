@@ -12,7 +12,7 @@ pkgs=(build-essential cmake pkg-config
       libhiredis-dev libssl-dev openssl curl ca-certificates)
 if [ "$what" = test ]; then
   pkgs+=(libcmocka-dev redis-server clang llvm libclang-rt-14-dev
-         nodejs npm valgrind clang-format haproxy)
+         nodejs npm valgrind clang-format haproxy chromium fonts-dejavu-core)
 fi
 
 missing=()
