@@ -157,6 +157,24 @@ static int send_close(struct lws *wsi, ib_conn_t *c, int code, const char *reaso
     return 0;
 }
 
+/* RFC 6455 5.5.1 and 7.4: a close payload is empty, or a valid code
+ * followed by UTF-8. Returns 0 when it is, else the close code to answer. */
+static int close_payload_error(const unsigned char *p, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (len == 1)
+        return IB_CLOSE_PROTOCOL;
+    int code = (p[0] << 8) | p[1];
+    bool valid = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+                 (code >= 3000 && code <= 4999);
+    if (!valid)
+        return IB_CLOSE_PROTOCOL;
+    if (!ib_utf8_valid((const char *)p + 2, len - 2))
+        return IB_CLOSE_BAD_DATA;
+    return 0;
+}
+
 static int on_writeable(struct lws *wsi, ib_conn_t *c)
 {
     ib_session_t *s = c->session;
@@ -256,10 +274,22 @@ int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(wsi, c);
 
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
         /* After our close frame, the peer's close is the ack: end now,
          * without lws echoing a second close. */
-        return c->close_sent ? -1 : 0;
+        if (c->close_sent)
+            return -1;
+        /* lws 4.1.6 echoes close codes it should refuse (5000 and up), and
+         * answers a 1-byte payload with an empty close: RFC 6455 wants
+         * 1002 for both, and 1007 for a reason that is not UTF-8. We send
+         * that close ourselves and end; valid closes are echoed by lws. */
+        int code = close_payload_error(in, len);
+        if (code) {
+            send_close(wsi, c, code, code == IB_CLOSE_BAD_DATA ? "invalid UTF-8" : "bad close");
+            return -1;
+        }
+        return 0;
+    }
 
     case LWS_CALLBACK_CLOSED:
         rx_free(c);
