@@ -16,6 +16,7 @@
 #include "icebreaker/ib_ids.h"
 #include "icebreaker/ib_jwt.h"
 #include "icebreaker/ib_node.h"
+#include "icebreaker/ib_store_redis.h"
 
 static const char *env_lookup(const char *name)
 {
@@ -73,8 +74,12 @@ static int cmd_serve(int argc, char **argv)
         }
     }
     if (cfg.redis) {
-        fprintf(stderr, "icebreaker: --redis is not available in this build yet\n");
-        return 2;
+        char host[256];
+        int port, db;
+        if (ib_redis_url_parse(cfg.redis, host, sizeof(host), &port, &db, err, sizeof(err))) {
+            fprintf(stderr, "icebreaker: %s\n", err);
+            return 2;
+        }
     }
     rc = ib_node_run(&cfg, node_id);
     ib_config_clear(&cfg);

@@ -17,6 +17,7 @@
 
 #include "net_internal.h"
 #include "icebreaker/ib_node.h"
+#include "icebreaker/ib_store_redis.h"
 
 static struct lws_protocols protocols[] = {
     {
@@ -115,7 +116,14 @@ int ib_node_run(ib_config_t *cfg, const char *node_id)
     uv_loop_init(&loop);
     node.loop = &loop;
     node.cfg = cfg;
-    node.store = ib_store_memory_new((size_t)cfg->history);
+    if (cfg->redis) {
+        char err[256];
+        node.store = ib_store_redis_new(&loop, cfg->redis, (size_t)cfg->history, err, sizeof(err));
+        if (!node.store)
+            ib__log("fatal", "%s", err);
+    } else {
+        node.store = ib_store_memory_new((size_t)cfg->history);
+    }
     ib_transport_t tr = {
         .ctx = &node,
         .want_write = tr_want_write,
@@ -203,8 +211,13 @@ out:
         lws_context_destroy(node.ctx);
         uv_run(&loop, UV_RUN_DEFAULT);
     }
-    ib_server_free(node.srv);
+    /* The store first: a Redis store answers its pending operations as it
+     * goes, and those answers go to sessions the server still holds. */
     ib_store_free(node.store);
+    if (node.srv) {
+        node.srv->store = NULL;
+        ib_server_free(node.srv);
+    }
     uv_run(&loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop))
         ib__log("warn", "event loop closed with handles still open");
