@@ -202,6 +202,13 @@ out:
         uv_close((uv_handle_t *)&node.sigterm, NULL);
         uv_close((uv_handle_t *)&node.sigint, NULL);
     }
+    /* The store first: it closes its own handles (the loop below would
+     * otherwise run for ever on a Redis store's timers), and a Redis store
+     * answers its pending operations as it goes, to sessions the server
+     * still holds. */
+    ib_store_free(node.store);
+    if (node.srv)
+        node.srv->store = NULL;
     if (node.ctx) {
         /* With a foreign loop, lws destroys in two stages: the first call
          * starts closing its libuv handles, the loop runs until they are
@@ -209,15 +216,8 @@ out:
         lws_context_destroy(node.ctx);
         uv_run(&loop, UV_RUN_DEFAULT);
         lws_context_destroy(node.ctx);
-        uv_run(&loop, UV_RUN_DEFAULT);
     }
-    /* The store first: a Redis store answers its pending operations as it
-     * goes, and those answers go to sessions the server still holds. */
-    ib_store_free(node.store);
-    if (node.srv) {
-        node.srv->store = NULL;
-        ib_server_free(node.srv);
-    }
+    ib_server_free(node.srv);
     uv_run(&loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop))
         ib__log("warn", "event loop closed with handles still open");
