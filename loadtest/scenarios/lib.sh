@@ -1,0 +1,111 @@
+# Shared by the scenario scripts (sourced, not run): build, start and stop
+# the two servers, run the generator, describe the machine.
+#
+# Servers run on core 0 and the generator on core 1 (taskset), both on
+# 127.0.0.1 with a port the kernel picks; a server is stopped by its pid
+# (SIGTERM, then SIGKILL after 10 s), never by name. Every server a
+# scenario starts is stopped by the EXIT trap, whatever happens.
+set -euo pipefail
+
+LT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LT_BUILD=${LT_BUILD:-$LT_ROOT/build-load}
+LT_OUT=${LT_OUT:-$LT_ROOT/loadtest/out}
+LT_SECRET=${LT_SECRET:-loadtest-secret-$$}
+LT_SERVER_CPU=${LT_SERVER_CPU:-0}
+LT_GEN_CPU=${LT_GEN_CPU:-1}
+mkdir -p "$LT_OUT"
+LT_PIDS=()
+
+lt_log() { printf '== %s\n' "$*" >&2; }
+
+lt_cleanup() {
+  local pid
+  for pid in "${LT_PIDS[@]}"; do lt_stop "$pid"; done
+}
+trap lt_cleanup EXIT
+
+# Builds the server and the generator (RelWithDebInfo, in $LT_BUILD) and
+# installs the peer's npm packages from its lock file when they are missing.
+lt_build() {
+  lt_log "building icebreaker and ib_loadgen in $LT_BUILD"
+  cmake -S "$LT_ROOT" -B "$LT_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$LT_BUILD" -j2 --target icebreaker ib_loadgen >/dev/null
+  if [ ! -d "$LT_ROOT/loadtest/peer/node_modules/ws" ]; then
+    lt_log "installing the peer's packages (npm ci)"
+    (cd "$LT_ROOT/loadtest/peer" && npm ci --no-audit --no-fund >/dev/null)
+  fi
+}
+
+# lt_wait_ready FILE PID: waits (10 s at most) for the ready line in FILE and
+# prints the port from it.
+lt_wait_ready() {
+  local file=$1 pid=$2 i
+  for i in $(seq 1 100); do
+    if grep -q ' ready on ' "$file" 2>/dev/null; then
+      sed -n 's/.* ready on [0-9.]*:\([0-9]*\) .*/\1/p' "$file" | head -1
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "server did not get ready; its output:" >&2
+  cat "$file" >&2
+  return 1
+}
+
+# lt_start KIND [extra server args...]: starts icebreaker or the peer on
+# core $LT_SERVER_CPU; sets LT_PID and LT_PORT.
+lt_start() {
+  local kind=$1
+  shift
+  local log="$LT_OUT/$kind.log"
+  : >"$log"
+  case $kind in
+  icebreaker)
+    taskset -c "$LT_SERVER_CPU" "$LT_BUILD/icebreaker" serve --host 127.0.0.1 --port 0 \
+      --jwt-secret "$LT_SECRET" "$@" >"$log" 2>&1 &
+    ;;
+  peer)
+    taskset -c "$LT_SERVER_CPU" node "$LT_ROOT/loadtest/peer/server.js" --host 127.0.0.1 \
+      --port 0 --jwt-secret "$LT_SECRET" "$@" >"$log" 2>&1 &
+    ;;
+  *)
+    echo "unknown server kind $kind" >&2
+    return 1
+    ;;
+  esac
+  LT_PID=$!
+  LT_PIDS+=("$LT_PID")
+  LT_PORT=$(lt_wait_ready "$log" "$LT_PID")
+}
+
+# lt_stop PID: SIGTERM, up to 10 s to exit, then SIGKILL.
+lt_stop() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# lt_gen ARGS...: the generator on core $LT_GEN_CPU against the server
+# started last.
+lt_gen() {
+  taskset -c "$LT_GEN_CPU" "$LT_BUILD/ib_loadgen" --host 127.0.0.1 --port "$LT_PORT" \
+    --secret "$LT_SECRET" --server-pid "$LT_PID" "$@"
+}
+
+# One line that says what the figures were measured on.
+lt_machine() {
+  local cpu ws
+  cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+  ws=$(node -p "require('$LT_ROOT/loadtest/peer/node_modules/ws/package.json').version" 2>/dev/null || echo '?')
+  printf '%s, %s cores, %s GiB RAM, Linux %s, open files %s; libwebsockets %s, libuv %s; node %s, ws %s\n' \
+    "$cpu" "$(nproc)" "$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)" \
+    "$(uname -r)" "$(ulimit -n)" "$(pkg-config --modversion libwebsockets)" \
+    "$(pkg-config --modversion libuv)" "$(node --version)" "$ws"
+}
