@@ -224,19 +224,25 @@ static int rs_chat_append(ib_store_t *st, const char *event, const char *room, j
     return rc;
 }
 
-static void chat_history_done(rcmd_t *c, redisReply *r, int err)
+/* History entries ("<seq> <json>") into chat events, oldest first; entries
+ * that do not parse are skipped. NULL only when r is not an array or memory
+ * runs out. Internal, not static: the fuzz target feeds it arbitrary
+ * replies. */
+json_t *ib__redis_history_parse(const redisReply *r)
 {
-    if (err || r->type != REDIS_REPLY_ARRAY) {
-        c->history_cb(c->arg, err ? err : IB_EINTERNAL, NULL);
-        return;
-    }
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return NULL;
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < r->elements; i++) {
-        redisReply *e = r->element[i];
-        if (e->type != REDIS_REPLY_STRING)
+        const redisReply *e = r->element[i];
+        if (!e || e->type != REDIS_REPLY_STRING || !e->str)
             continue;
-        char *sp = memchr(e->str, ' ', e->len);
-        if (!sp)
+        const char *sp = memchr(e->str, ' ', e->len);
+        if (!sp || sp == e->str)
+            continue;
+        char *end;
+        long long seq = strtoll(e->str, &end, 10);
+        if (end != sp || seq <= 0)
             continue;
         json_error_t jerr;
         json_t *m = json_loadb(sp + 1, e->len - (size_t)(sp + 1 - e->str), 0, &jerr);
@@ -244,10 +250,20 @@ static void chat_history_done(rcmd_t *c, redisReply *r, int err)
             json_decref(m);
             continue;
         }
-        json_object_set_new(m, "seq", json_integer(strtoll(e->str, NULL, 10)));
+        json_object_set_new(m, "seq", json_integer(seq));
         json_array_append_new(arr, m);
     }
-    c->history_cb(c->arg, arr ? 0 : IB_ENOMEM, arr);
+    return arr;
+}
+
+static void chat_history_done(rcmd_t *c, redisReply *r, int err)
+{
+    json_t *arr = err ? NULL : ib__redis_history_parse(r);
+    if (!arr) {
+        c->history_cb(c->arg, err ? err : IB_EINTERNAL, NULL);
+        return;
+    }
+    c->history_cb(c->arg, 0, arr);
     json_decref(arr);
 }
 
