@@ -28,6 +28,7 @@ export class Client {
     this.srv = srv;
     this.label = label || `client${++clientSeq}`;
     this.log = [];
+    this.times = []; // arrival time (Date.now()) of each message in log
     this.queue = [];
     this.waiters = new Set();
     this.nextId = 1;
@@ -49,6 +50,7 @@ export class Client {
         }
       }
       this.log.push(msg);
+      this.times.push(Date.now());
       this.queue.push(msg);
       this._pump();
     });
