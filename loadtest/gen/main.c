@@ -777,12 +777,25 @@ int main(int argc, char **argv)
             probe(&base, true);
             t_go = lg_now_us();
             cmd_all(LG_C_GO, t_go, 0, NULL);
+            t_next = t_go;
             ph = P_RAMP;
             break;
         }
         case P_RAMP:
+            /* A handshake the server never answers would hold the ramp
+             * until --timeout-s: give up after 30 s without progress. */
+            if (s.joined + s.failed != last_delivered) {
+                last_delivered = s.joined + s.failed;
+                t_next = now;
+            } else if (t_next && now - t_next > 30000000) {
+                why_stop = "the ramp stalled: no join or failure for 30 s";
+                rc = 2;
+                ph = P_STOP;
+                break;
+            }
             if (!all_ramped())
                 break;
+            last_delivered = 0;
             t_ramp = s.all_joined;
             probe(&at_ramp, false);
             progress(ph, t_begin, true);

@@ -286,14 +286,15 @@ static int on_reply(lg_conn_t *c, bool ok, const char *in, size_t len)
             send_text(LG_M_SN_REFUSED, "%.*s", (int)(len > 200 ? 200 : len), in);
             return 0;
         }
+        /* sn.create's ok carries the session (sn.start's comes after the
+         * id is known). The id reaches every worker, this one included,
+         * as LG_C_SN_JOIN: setting it here would start our sn.joins twice. */
         if (!W.session[0]) {
             if (!scan_str(in, len, "\"session\"", &v, &vl) || vl >= sizeof(W.session)) {
                 send_text(LG_M_SN_REFUSED, "no session in: %.*s", (int)(len > 180 ? 180 : len), in);
                 return 0;
             }
-            memcpy(W.session, v, vl);
-            W.session[vl] = 0;
-            send_text(LG_M_SESSION, "%s", W.session);
+            send_text(LG_M_SESSION, "%.*s", (int)vl, v);
         }
         return 0;
     }
@@ -659,6 +660,7 @@ int lg_worker_run(const lg_opts_t *o, int w, int first, int count, int fd)
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;
     info.fd_limit_per_thread = 0;
+    info.timeout_secs = 10; /* a handshake not answered in 10 s fails */
     W.ctx = lws_create_context(&info);
     if (!W.ctx) {
         send_text(LG_M_NOTE, "worker %d: cannot create the lws context", w);
