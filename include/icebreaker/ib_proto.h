@@ -37,7 +37,16 @@
     X(booth_unqueue, "booth.unqueue", IB_ROLES_ANY, 0)                                             \
     X(booth_next, "booth.next", IB_ROLE_EXHIBITOR | IB_ROLE_ADMIN, 0)                              \
     X(booth_lead, "booth.lead", IB_ROLES_ANY, 0)                                                   \
-    X(signal, "signal", IB_ROLES_ANY, 0)
+    X(signal, "signal", IB_ROLES_ANY, 0)                                                           \
+    X(sn_create, "sn.create", IB_ROLES_HOST, 0)                                                    \
+    X(sn_start, "sn.start", IB_ROLES_HOST, 0)                                                      \
+    X(sn_pause, "sn.pause", IB_ROLES_HOST, 0)                                                      \
+    X(sn_resume, "sn.resume", IB_ROLES_HOST, 0)                                                    \
+    X(sn_extend, "sn.extend", IB_ROLES_HOST, 0)                                                    \
+    X(sn_stop, "sn.stop", IB_ROLES_HOST, 0)                                                        \
+    X(sn_join, "sn.join", IB_ROLES_ANY, 0)                                                         \
+    X(sn_leave, "sn.leave", IB_ROLES_ANY, 0)                                                       \
+    X(sn_feedback, "sn.feedback", IB_ROLES_ANY, 0)
 
 typedef enum ib_verb {
 #define IB__VERB_ENUM(name, wire, roles, flags) IB_VERB_##name,

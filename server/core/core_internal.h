@@ -80,6 +80,12 @@ void ib__booth_meet_left(ib_room_t *r, int64_t now);
 void ib__booth_user_gone(ib_event_t *ev, const ib_user_t *u);
 void ib__event_free_booths(ib_event_t *ev);
 
+/* Speed networking (sn.c) */
+void ib__sn_tick(ib_server_t *srv, int64_t now);
+void ib__sn_pair_left(ib_room_t *r, int64_t now);
+void ib__sn_resumed(ib_session_t *s, int64_t now);
+void ib__event_free_sn(ib_event_t *ev);
+
 /* Users */
 ib_user_t *ib__user_attach(ib_event_t *ev, const ib_claims_t *c, ib_session_t *s);
 void ib__user_detach(ib_user_t *u, ib_session_t *s);

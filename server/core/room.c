@@ -70,6 +70,7 @@ void ib__event_destroy(ib_event_t *ev)
 {
     ib__event_free_moderation(ev);
     ib__event_free_booths(ev);
+    ib__event_free_sn(ev);
     ib_map_del(&ev->srv->events, ev->id);
     ib_map_free(&ev->users);
     ib_map_free(&ev->rooms);
@@ -223,6 +224,8 @@ void ib__room_left(ib_room_t *r, ib_user_t *u, int64_t now)
     (void)u;
     if (r->kind == IB_ROOM_MEET)
         ib__booth_meet_left(r, now);
+    else if (r->kind == IB_ROOM_PAIR)
+        ib__sn_pair_left(r, now);
 }
 
 ib_member_t *ib_room_member(const ib_room_t *r, const ib_user_t *u)

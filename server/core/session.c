@@ -424,6 +424,8 @@ int ib_h_hello(ib_req_t *req)
     json_object_set_new(ok, "server_time", json_integer(req->now));
     json_object_set_new(ok, "heartbeat_ms", json_integer(srv->cfg->heartbeat_ms));
     ib_session_send_json(target, ok);
+    if (resumed)
+        ib__sn_resumed(target, req->now);
     return 0;
 }
 
@@ -452,6 +454,7 @@ void ib_server_tick(ib_server_t *srv, int64_t now)
             }
     }
     ib__rooms_flush_counts(srv, now);
+    ib__sn_tick(srv, now);
     if (now - srv->last_kick_scan >= 60000) {
         srv->last_kick_scan = now;
         const char *k;

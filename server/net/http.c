@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "icebreaker/ib_booth.h"
+#include "icebreaker/ib_sn.h"
 #include "icebreaker/ib_err.h"
 #include "icebreaker/ib_ids.h"
 #include "icebreaker/ib_jwt.h"
@@ -338,6 +339,30 @@ static int serve_booth_api(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const
     return respond_json(wsi, c, 200, ib_booth_leads_json(ev, booth));
 }
 
+/* GET /api/sessions/<id>/report: hosts and admins of the session's event. */
+static int serve_sn_report(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char *rest)
+{
+    char id[IB_ID_MAX + 1];
+    const char *slash = strchr(rest, '/');
+    size_t n = slash ? (size_t)(slash - rest) : 0;
+    if (!slash || n == 0 || n > IB_ID_MAX || strcmp(slash, "/report"))
+        return respond_error(wsi, c, 404, "not_found", "no such resource");
+    memcpy(id, rest, n);
+    id[n] = 0;
+    ib_claims_t claims;
+    if (bearer(node, wsi, &claims))
+        return respond_error(wsi, c, 401, "unauthorized", "a valid Bearer token is required");
+    bool allowed = claims.role == IB_ROLE_HOST || claims.role == IB_ROLE_ADMIN;
+    ib_event_t *ev = ib_event_get(node->srv, claims.event, false);
+    ib_claims_clear(&claims);
+    if (!allowed)
+        return respond_error(wsi, c, 403, "forbidden", "hosts and admins only");
+    json_t *rep = ib_id_valid(id) ? ib_sn_report_json(ev, id, ib__now_ms()) : NULL;
+    if (!rep)
+        return respond_error(wsi, c, 404, "not_found", "no such session in your event");
+    return respond_json(wsi, c, 200, rep);
+}
+
 int ib__http_request(ib_node_t *node, struct lws *wsi, ib_conn_t *c)
 {
     const char *uri = c->http_uri ? c->http_uri : "/";
@@ -355,6 +380,8 @@ int ib__http_request(ib_node_t *node, struct lws *wsi, ib_conn_t *c)
         return serve_metrics(node, wsi, c);
     if (!strncmp(uri, "/api/booths/", 12))
         return serve_booth_api(node, wsi, c, uri + 12);
+    if (!strncmp(uri, "/api/sessions/", 14))
+        return serve_sn_report(node, wsi, c, uri + 14);
     if (!strncmp(uri, "/api/", 5))
         return respond_error(wsi, c, 404, "not_found", "no such resource");
     if (!strcmp(uri, "/ws"))
