@@ -33,14 +33,22 @@ static bool id_acceptable(const json_t *id)
     return json_is_string(id) && json_string_length(id) <= 256;
 }
 
+static bool has_nul(const json_t *s)
+{
+    return strlen(json_string_value(s)) != json_string_length(s);
+}
+
 int ib_msg_decode(const char *data, size_t len, ib_msg_t *out, const char **why)
 {
     json_error_t jerr;
 
     memset(out, 0, sizeof(*out));
     out->verb = IB_VERB_UNKNOWN;
-    /* Duplicate keys are refused: a message must mean one thing. */
-    out->msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* Duplicate keys are refused: a message must mean one thing. NUL is
+     * parsed (so the request's id survives for the reply) and refused in
+     * every string field we read, where C string functions would
+     * otherwise see a shorter string than the client sent. */
+    out->msg = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!out->msg) {
         *why = "invalid JSON";
         return IB_EBADREQ;
@@ -62,7 +70,7 @@ int ib_msg_decode(const char *data, size_t len, ib_msg_t *out, const char **why)
         *why = "missing type";
         return IB_EBADREQ;
     }
-    if (!json_is_string(type)) {
+    if (!json_is_string(type) || has_nul(type)) {
         *why = "type must be a string";
         return IB_EBADREQ;
     }
@@ -93,6 +101,10 @@ int ib_get_string(const json_t *msg, const char *key, bool required, const char 
     }
     if (!json_is_string(v)) {
         *why = "field must be a string";
+        return IB_EBADREQ;
+    }
+    if (has_nul(v)) {
+        *why = "strings may not contain U+0000";
         return IB_EBADREQ;
     }
     *out = json_string_value(v);

@@ -250,6 +250,16 @@ static void test_codec(void **state)
         assert_non_null(why);
         ib_msg_clear(&m);
     }
+    /* U+0000 parses (the id survives) but no string we read may hold it. */
+    const char nul_type[] = "{\"type\":\"join\\u0000x\",\"id\":4}";
+    assert_int_equal(ib_msg_decode(nul_type, strlen(nul_type), &m, &why), IB_EBADREQ);
+    assert_int_equal(json_integer_value(m.id), 4);
+    ib_msg_clear(&m);
+    const char nul_room[] = "{\"type\":\"join\",\"room\":\"lounge:a\\u0000x\"}";
+    assert_int_equal(ib_msg_decode(nul_room, strlen(nul_room), &m, &why), 0);
+    const char *room = NULL;
+    assert_int_equal(ib_get_string(m.msg, "room", true, &room, &why), IB_EBADREQ);
+    ib_msg_clear(&m);
     /* The id of an unknown verb is still usable for the reply. */
     assert_int_equal(ib_msg_decode("{\"type\":\"fly\",\"id\":\"x\"}", 23, &m, &why), IB_EBADREQ);
     assert_string_equal(json_string_value(m.id), "x");
