@@ -107,6 +107,35 @@ describe('start-up', () => {
   });
 });
 
+describe('limit options', () => {
+  test('--chat-max and --history take effect', async () => {
+    const srv = await startServer({ args: ['--chat-max', '10', '--history', '3'] });
+    try {
+      const room = `lounge:${uniq('lim')}`;
+      const a = await connectUser(srv);
+      await a.ok({ type: 'join', room });
+      await a.fail({ type: 'chat', room, text: '12345678901' }, 'too_large');
+      await a.fail({ type: 'chat', room, text: '😀'.repeat(11) }, 'too_large');
+      await a.ok({ type: 'chat', room, text: '😀'.repeat(10) });
+      for (let i = 2; i <= 5; i++) await a.ok({ type: 'chat', room, text: `m${i}` });
+      const b = await connectUser(srv);
+      const j = await b.ok({ type: 'join', room });
+      assert.deepEqual(
+        j.history.map((h) => [h.seq, h.text]),
+        [
+          [3, 'm3'],
+          [4, 'm4'],
+          [5, 'm5'],
+        ],
+      );
+      await a.close();
+      await b.close();
+    } finally {
+      await srv.stopClean();
+    }
+  });
+});
+
 function post(srv, p, body) {
   return new Promise((resolve, reject) => {
     const data = JSON.stringify(body);

@@ -139,6 +139,41 @@ describe('crowd rule (--crowd 5)', () => {
     await assertServes(srv, [m[0]]);
   });
 
+  test('members defaults to offset 0 and limit 100; limit 200 gives up to 200', async () => {
+    const room = `lounge:${uniq('big')}`;
+    const N = 102;
+    const ids = [];
+    let first;
+    for (let i = 0; i < N; i++) {
+      const c = await user({ sub: `big${String(i).padStart(3, '0')}-${uniq()}` });
+      const r = await c.ok({ type: 'join', room });
+      assert.equal(r.count, i + 1);
+      assert.equal(r.members.length, Math.min(i + 1, CROWD));
+      ids.push(c.user.id);
+      if (i === 0) first = c;
+    }
+    const d = await first.ok({ type: 'members', room });
+    assert.equal(d.count, N);
+    assert.equal(d.offset, 0);
+    assert.deepEqual(
+      d.members.map((x) => x.id),
+      ids.slice(0, 100),
+    );
+    const rest = await first.ok({ type: 'members', room, offset: 100 });
+    assert.deepEqual(
+      rest.members.map((x) => x.id),
+      ids.slice(100),
+    );
+    const all = await first.ok({ type: 'members', room, limit: 200 });
+    assert.deepEqual(
+      all.members.map((x) => x.id),
+      ids,
+    );
+    await first.fail({ type: 'members', room, limit: 201 }, 'bad_request');
+    // the first member heard the room grow by presence.count, ending at N
+    await first.next(isCount(room, N), ms(3000), `presence.count ${N}`);
+  });
+
   test('presence.count is sent at most once a second while the count changes', async () => {
     const room = `lounge:${uniq('rate')}`;
     const first = [];

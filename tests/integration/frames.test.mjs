@@ -248,3 +248,24 @@ describe('framing errors (RFC 6455: close 1002)', () => {
     r.destroy();
   });
 });
+
+describe('--max-message 1024', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ args: ['--max-message', '1024'] });
+  });
+  after(async () => {
+    await srv?.stopClean();
+  });
+
+  test('1024 bytes are read, 1025 close with 1009', async () => {
+    const room = `lounge:${uniq('mm')}`;
+    const c = await connectUser(srv);
+    await c.ok({ type: 'join', room });
+    c.send(chatOfSize(room, 1024, 'fits'));
+    assert.equal((await c.next((m) => m.re === 'fits')).type, 'ok');
+    c.send(chatOfSize(room, 1025, 'over'));
+    await c.expectClose(1009);
+    await assertServes(srv);
+  });
+});

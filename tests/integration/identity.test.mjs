@@ -199,13 +199,17 @@ describe('token expiring during the connection', () => {
 
   test('unauthorized (no re), then close 4001 once exp + 30 s leeway passes', async () => {
     const other = await connectUser(srv, { sub: 'stays' });
+    await other.ok({ type: 'join', room: 'lounge:exp' });
     // exp + 30 s leeway lands 1-2 s from now: accepted now, expired soon.
     const exp = Math.ceil(Date.now() / 1000) - 29;
     const c = await connect(srv);
     await c.hello(token({ sub: 'expiring', exp }));
+    await c.ok({ type: 'join', room: 'lounge:exp' });
     await c.ok({ type: 'ping' });
     await c.expectErrorThenClose('unauthorized', 4001, { timeoutMs: ms(6000) });
     assert.ok(Date.now() / 1000 >= exp + 30 - 0.5, 'not closed before the token expired');
+    // a close for cause ends the session at once (no 30 s grace period): left now
+    await other.next((m) => m.type === 'presence' && m.user?.id === 'expiring' && m.state === 'left', ms(5000), 'left of the expired user');
     await assertServes(srv, [other]);
     await other.close();
   });

@@ -145,11 +145,48 @@ describe('rate limit (--rate 5 --burst 5 --abuse-refusals 20)', () => {
   });
 });
 
-describe('slow consumer (--sendq-msgs 16)', () => {
+describe('rate limit: refusals spread over more than --abuse-window-ms do not close', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ args: ['--rate', '5', '--burst', '5', '--abuse-refusals', '6', '--abuse-window-ms', '400'] });
+  });
+  after(async () => {
+    await srv?.stopClean();
+  });
+
+  test('5 refusals, a pause longer than the window, 5 more: still open; 6 within one window: 1008', async () => {
+    const a = await connectUser(srv);
+    const burst = async (tag) => {
+      // drain the bucket, then count refusals among 9 quick pings
+      const ids = Array.from({ length: 9 }, (_, i) => `${tag}-${i}`);
+      for (const id of ids) a.send({ type: 'ping', id });
+      let refused = 0;
+      for (const id of ids) {
+        const r = await a.next((m) => m.re === id, undefined, `the reply to ${id}`);
+        if (r.type === 'error') refused++;
+      }
+      return refused;
+    };
+    const r1 = await burst('one');
+    assert.ok(r1 >= 4 && r1 <= 5, `${r1} refusals in the first burst`);
+    await new Promise((r) => setTimeout(r, 1100)); // past the 400 ms window, and the bucket refills
+    const r2 = await burst('two');
+    assert.ok(r2 >= 4 && r2 <= 5, `${r2} refusals in the second burst`);
+    assert.equal(a.open, true, 'refusals in two windows do not add up');
+    await new Promise((r) => setTimeout(r, 1100));
+    for (let i = 0; i < 20; i++) a.send({ type: 'ping', id: `three-${i}` });
+    await a.expectClose(1008);
+  });
+});
+
+for (const [what, args] of [
+  ['--sendq-msgs 16', ['--sendq-msgs', '16']],
+  ['--sendq-bytes 131072', ['--sendq-bytes', '131072']],
+]) describe(`slow consumer (${what})`, () => {
   let srv;
   before(async () => {
     // a high rate: the flooder must not be rate limited
-    srv = await startServer({ args: ['--sendq-msgs', '16', '--rate', '100000', '--burst', '100000'] });
+    srv = await startServer({ args: [...args, '--rate', '100000', '--burst', '100000'] });
   });
   after(async () => {
     await srv?.stopClean();
