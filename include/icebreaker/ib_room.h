@@ -140,6 +140,14 @@ int ib_room_enter(ib_room_t *r, ib_session_t *s);
  * a return of 1 unless pinned. */
 int ib_room_exit(ib_room_t *r, ib_session_t *s);
 
+/* Take every session of u out of r. Returns 1 when u stopped being a
+ * member, 0 when u was not in r. No presence event, no hooks. */
+int ib_room_exit_user(ib_room_t *r, ib_user_t *u);
+
+/* Take everyone out of r (no presence events, no hooks): for rooms the
+ * server closes, such as a pair: room at the end of its round. */
+void ib_room_empty(ib_room_t *r);
+
 /* Send buf to every live session of every member of r, except the sessions
  * of user `except` (NULL: everyone). */
 void ib_room_send(ib_room_t *r, ib_buf_t *buf, const ib_user_t *except);

@@ -362,12 +362,7 @@ void ib__booth_meet_left(ib_room_t *r, int64_t now)
     r->pins++;
     if (buf)
         ib_room_send(r, buf, NULL);
-    while (r->first) {
-        ib_user_t *u = r->first->user;
-        for (ib_session_t *s = u->sessions; s; s = s->unext)
-            if (ib_session_in_room(s, r))
-                ib_room_exit(r, s);
-    }
+    ib_room_empty(r);
     r->pins--;
     ib_buf_unref(buf);
     free(m->room);

@@ -290,6 +290,21 @@ int ib_room_exit(ib_room_t *r, ib_session_t *s)
     return 1;
 }
 
+int ib_room_exit_user(ib_room_t *r, ib_user_t *u)
+{
+    int gone = 0;
+    for (ib_session_t *s = u->sessions; s; s = s->unext)
+        if (ib_session_in_room(s, r) && ib_room_exit(r, s) == 1)
+            gone = 1;
+    return gone;
+}
+
+void ib_room_empty(ib_room_t *r)
+{
+    while (r->first)
+        ib_room_exit_user(r, r->first->user);
+}
+
 void ib_room_send(ib_room_t *r, ib_buf_t *buf, const ib_user_t *except)
 {
     for (ib_member_t *m = r->first; m; m = m->next) {

@@ -198,12 +198,7 @@ static void close_rooms(ib_sn_t *sn)
         ib_room_t *r = ib_room_get(sn->ev, json_string_value(id), false);
         if (!r)
             continue;
-        while (r->first) {
-            ib_user_t *u = r->first->user;
-            for (ib_session_t *s = u->sessions; s; s = s->unext)
-                if (ib_session_in_room(s, r))
-                    ib_room_exit(r, s);
-        }
+        ib_room_empty(r);
         r->pins--;
         ib_room_maybe_free(r);
     }
@@ -361,9 +356,7 @@ void ib__sn_pair_left(ib_room_t *r, int64_t now)
         if (!p)
             return;
         /* The one left leaves the emptied room, then looks for a partner. */
-        for (ib_session_t *s = r->first->user->sessions; s; s = s->unext)
-            if (ib_session_in_room(s, r))
-                ib_room_exit(r, s);
+        ib_room_empty(r);
         repair(sn, p);
         return;
     }
@@ -676,13 +669,8 @@ int ib_h_sn_leave(ib_req_t *req)
     ib_room_t *r = p->room ? ib_room_get(sn->ev, p->room, false) : NULL;
     if (r) {
         r->pins++;
-        ib_user_t *u = s->user;
-        int gone = 0;
-        for (ib_session_t *t = u->sessions; t; t = t->unext)
-            if (ib_session_in_room(t, r))
-                gone = ib_room_exit(r, t);
-        if (gone == 1) {
-            ib_room_presence(r, u, "left");
+        if (ib_room_exit_user(r, s->user)) {
+            ib_room_presence(r, s->user, "left");
             ib__sn_pair_left(r, req->now);
         }
         r->pins--;
