@@ -32,13 +32,23 @@
 #define IB_REDIS_PING_MS 1000
 #define IB_REDIS_BACKOFF_MIN_MS 100
 #define IB_REDIS_BACKOFF_MAX_MS 5000
+#define IB_REDIS_SKEW_MS 500
 
-static const char CHAT_APPEND_LUA[] = "local s = redis.call('INCR', KEYS[1]) "
-                                      "redis.call('RPUSH', KEYS[2], s .. ' ' .. ARGV[1]) "
-                                      "redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1) "
-                                      "redis.call('EXPIRE', KEYS[1], ARGV[3]) "
-                                      "redis.call('EXPIRE', KEYS[2], ARGV[3]) "
-                                      "return s";
+/* A command that missed its deadline may still run: it sits in the socket
+ * when Redis stalls and is read when Redis wakes up, after the client was
+ * told "unavailable". So the append checks a deadline (ARGV[4], ms since
+ * the epoch) against Redis's own clock and does nothing past it (returns
+ * -1). The deadline is IB_REDIS_SKEW_MS before ours, which covers clocks
+ * that far apart. */
+static const char CHAT_APPEND_LUA[] =
+    "local t = redis.call('TIME') "
+    "if t[1] * 1000 + math.floor(t[2] / 1000) > tonumber(ARGV[4]) then return -1 end "
+    "local s = redis.call('INCR', KEYS[1]) "
+    "redis.call('RPUSH', KEYS[2], s .. ' ' .. ARGV[1]) "
+    "redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1) "
+    "redis.call('EXPIRE', KEYS[1], ARGV[3]) "
+    "redis.call('EXPIRE', KEYS[2], ARGV[3]) "
+    "return s";
 
 static const char CHAT_DELETE_LUA[] =
     "local p = ARGV[1] .. ' ' "
@@ -189,8 +199,8 @@ static void key(char *out, size_t n, const char *event, const char *room, const 
 
 static void chat_append_done(rcmd_t *c, redisReply *r, int err)
 {
-    if (err || r->type != REDIS_REPLY_INTEGER) {
-        c->seq_cb(c->arg, err ? err : IB_EINTERNAL, 0);
+    if (err || r->type != REDIS_REPLY_INTEGER || r->integer <= 0) {
+        c->seq_cb(c->arg, err ? err : IB_EUNAVAIL, 0);
         return;
     }
     json_object_set_new(c->msg, "seq", json_integer(r->integer));
@@ -201,11 +211,16 @@ static int rs_chat_append(ib_store_t *st, const char *event, const char *room, j
                           ib_store_seq_cb cb, void *arg)
 {
     redis_store_t *rs = (redis_store_t *)st;
-    char kseq[256], kchat[256], hist[24], ttl[24];
+    char kseq[256], kchat[256], hist[24], ttl[24], deadline[24];
     key(kseq, sizeof(kseq), event, room, "seq");
     key(kchat, sizeof(kchat), event, room, "chat");
     snprintf(hist, sizeof(hist), "%zu", rs->history ? rs->history : 1);
     snprintf(ttl, sizeof(ttl), "%d", IB_REDIS_TTL_S);
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    snprintf(deadline, sizeof(deadline), "%lld",
+             (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000 + IB_REDIS_DEADLINE_MS -
+                 IB_REDIS_SKEW_MS);
     char *body = json_dumps(msg, JSON_COMPACT);
     rcmd_t *c = body ? rcmd_new(rs, chat_append_done) : NULL;
     if (!c) {
@@ -215,11 +230,11 @@ static int rs_chat_append(ib_store_t *st, const char *event, const char *room, j
     c->seq_cb = cb;
     c->arg = arg;
     c->msg = json_incref(msg);
-    const char *argv[] = {"EVAL", CHAT_APPEND_LUA, "2", kseq, kchat, body, hist, ttl};
-    size_t lens[8];
-    for (int i = 0; i < 8; i++)
+    const char *argv[] = {"EVAL", CHAT_APPEND_LUA, "2", kseq, kchat, body, hist, ttl, deadline};
+    size_t lens[9];
+    for (int i = 0; i < 9; i++)
         lens[i] = strlen(argv[i]);
-    int rc = rcmd_send(c, 8, argv, lens);
+    int rc = rcmd_send(c, 9, argv, lens);
     free(body);
     return rc;
 }
