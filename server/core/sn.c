@@ -231,6 +231,20 @@ static void sync_blocks(ib_sn_t *sn)
     }
 }
 
+/* Move the deadline of the running round or break; participants' stored
+ * sn.match (resent on resume) follows. */
+static void set_ends_at(ib_sn_t *sn, int64_t ends_at)
+{
+    sn->ends_at = ends_at;
+    const char *k;
+    void *v;
+    for (size_t i = 0; ib_map_next(&sn->people, &i, &k, &v);) {
+        ib_sn_person_t *p = v;
+        if (p->match)
+            json_object_set_new(p->match, "ends_at", json_integer(ends_at));
+    }
+}
+
 static void start_round(ib_sn_t *sn, int64_t now)
 {
     sn->rounds_started++;
@@ -253,30 +267,34 @@ static void start_round(ib_sn_t *sn, int64_t now)
     ib_match_result_t res = {0};
     sn->opts.round = sn->rounds_started - 1;
     json_t *groups = json_array(), *byes = json_array();
-    if (who && ib_match_run(sn->pool, who, n, &sn->opts, &res) == 0) {
-        ib_match_commit(sn->pool, &res, sn->rounds_started);
-        for (size_t g = 0; g < res.n_groups; g++) {
-            ib_sn_person_t *ps[IB_MATCH_GROUP_MAX];
-            json_t *ids = json_array();
-            for (unsigned m = 0; m < res.groups[g].size; m++) {
-                ps[m] = ib__sn_person(sn, ib_match_pool_id(sn->pool, res.groups[g].members[m]));
-                json_array_append_new(ids, json_string(ps[m]->id));
-            }
-            json_array_append_new(groups, ids);
-            open_group(sn, ps, res.groups[g].size);
-        }
-        for (size_t b = 0; b < res.n_byes; b++) {
-            ib_sn_person_t *p = ib__sn_person(sn, ib_match_pool_id(sn->pool, res.byes[b]));
-            json_array_append_new(byes, json_string(p->id));
-            give_bye(sn, p);
-        }
+    if (!who || ib_match_run(sn->pool, who, n, &sn->opts, &res) != 0)
+        ib_match_result_clear(&res); /* nobody placed: an empty round */
+    ib_match_commit(sn->pool, &res, sn->rounds_started);
+    for (size_t g = 0; g < res.n_groups; g++) {
+        json_t *ids = json_array();
+        for (unsigned m = 0; m < res.groups[g].size; m++)
+            json_array_append_new(
+                ids, json_string(ib_match_pool_id(sn->pool, res.groups[g].members[m])));
+        json_array_append_new(groups, ids);
     }
-    ib_match_result_clear(&res);
-    free(who);
+    for (size_t b = 0; b < res.n_byes; b++)
+        json_array_append_new(byes, json_string(ib_match_pool_id(sn->pool, res.byes[b])));
     json_array_append_new(sn->history,
                           json_pack("{s:I,s:I,s:o,s:o}", "round", (json_int_t)sn->rounds_started,
                                     "started", (json_int_t)now, "groups", groups, "byes", byes));
+    /* The lounge learns the round has started, then each participant
+     * learns where to go. */
     broadcast_state(sn, now);
+    for (size_t g = 0; g < res.n_groups; g++) {
+        ib_sn_person_t *ps[IB_MATCH_GROUP_MAX];
+        for (unsigned m = 0; m < res.groups[g].size; m++)
+            ps[m] = ib__sn_person(sn, ib_match_pool_id(sn->pool, res.groups[g].members[m]));
+        open_group(sn, ps, res.groups[g].size);
+    }
+    for (size_t b = 0; b < res.n_byes; b++)
+        give_bye(sn, ib__sn_person(sn, ib_match_pool_id(sn->pool, res.byes[b])));
+    ib_match_result_clear(&res);
+    free(who);
 }
 
 static void end_session(ib_sn_t *sn, int64_t now)
@@ -338,28 +356,23 @@ static void repair(ib_sn_t *sn, ib_sn_person_t *p)
 void ib__sn_pair_left(ib_room_t *r, int64_t now)
 {
     (void)now;
-    const char *k;
-    void *v;
-    for (size_t i = 0; ib_map_next(&r->ev->sn, &i, &k, &v);) {
-        ib_sn_t *sn = v;
-        if (sn->phase != IB_SN_ROUND && sn->phase != IB_SN_PAUSED)
-            continue;
-        bool mine = false;
-        size_t j;
-        json_t *id;
-        json_array_foreach(sn->rooms_now, j, id) mine |= !strcmp(json_string_value(id), r->id);
-        if (!mine)
-            continue;
-        if (r->count != 1)
-            return;
-        ib_sn_person_t *p = ib__sn_person(sn, r->first->user->id);
-        if (!p)
-            return;
-        /* The one left leaves the emptied room, then looks for a partner. */
-        ib_room_empty(r);
-        repair(sn, p);
+    /* pair:<session>-<n>: the session is named in the room. */
+    char id[IB_ID_MAX + 1];
+    const char *dash = strrchr(r->id, '-');
+    size_t n = dash ? (size_t)(dash - (r->id + 5)) : 0;
+    if (!dash || n == 0 || n > IB_ID_MAX)
         return;
-    }
+    memcpy(id, r->id + 5, n);
+    id[n] = 0;
+    ib_sn_t *sn = ib_map_get(&r->ev->sn, id);
+    if (!sn || (sn->phase != IB_SN_ROUND && sn->phase != IB_SN_PAUSED) || r->count != 1)
+        return;
+    ib_sn_person_t *p = ib__sn_person(sn, r->first->user->id);
+    if (!p || !p->room || strcmp(p->room, r->id))
+        return;
+    /* The one left leaves the emptied room, then looks for a partner. */
+    ib_room_empty(r);
+    repair(sn, p);
 }
 
 void ib__sn_tick(ib_server_t *srv, int64_t now)
@@ -383,6 +396,15 @@ void ib__sn_tick(ib_server_t *srv, int64_t now)
                         send_to(sn, p->id, w);
                 }
                 json_decref(w);
+            }
+            /* Hosts see live counts: opt-ins and opt-outs reach the host
+             * (not the whole lounge) at most once a second. */
+            if (sn->count_dirty && now - sn->count_sent >= 1000) {
+                sn->count_dirty = false;
+                sn->count_sent = now;
+                json_t *st = state_json(sn, now);
+                send_to(sn, sn->host, st);
+                json_decref(st);
             }
             if ((sn->phase == IB_SN_ROUND || sn->phase == IB_SN_BREAK) && now >= sn->ends_at) {
                 if (sn->phase == IB_SN_ROUND)
@@ -546,7 +568,7 @@ int ib_h_sn_resume(ib_req_t *req)
         return IB_ECONFLICT;
     }
     sn->phase = sn->paused_from;
-    sn->ends_at = req->now + sn->remaining_ms;
+    set_ends_at(sn, req->now + sn->remaining_ms);
     ib__reply_ok(req, json_pack("{s:s}", "session", sn->id));
     broadcast_state(sn, req->now);
     return 0;
@@ -565,17 +587,9 @@ int ib_h_sn_extend(ib_req_t *req)
         req->why = "only a running round can be extended";
         return IB_ECONFLICT;
     }
-    sn->ends_at += seconds * 1000;
+    set_ends_at(sn, sn->ends_at + seconds * 1000);
     if (sn->ends_at - req->now > IB_SN_WARNING_MS)
         sn->warned = false;
-    /* Participants hold ends_at in their sn.match: keep it true. */
-    const char *k;
-    void *v;
-    for (size_t i = 0; ib_map_next(&sn->people, &i, &k, &v);) {
-        ib_sn_person_t *p = v;
-        if (p->match)
-            json_object_set_new(p->match, "ends_at", json_integer(sn->ends_at));
-    }
     ib__reply_ok(req,
                  json_pack("{s:s,s:I}", "session", sn->id, "ends_at", (json_int_t)sn->ends_at));
     broadcast_state(sn, req->now);
@@ -642,11 +656,9 @@ int ib_h_sn_join(ib_req_t *req)
         }
         p->contact = json_deep_copy(json_object_get(prof, "contact"));
     }
-    bool changed = !p->in;
+    sn->count_dirty |= !p->in;
     p->in = true;
     ib__reply_ok(req, json_pack("{s:s,s:s}", "session", sn->id, "phase", phase_names[sn->phase]));
-    if (changed)
-        broadcast_state(sn, req->now);
     return 0;
 }
 
@@ -677,7 +689,7 @@ int ib_h_sn_leave(ib_req_t *req)
     }
     free(p->room);
     p->room = NULL;
-    broadcast_state(sn, req->now);
+    sn->count_dirty = true;
     return 0;
 }
 

@@ -58,6 +58,8 @@ typedef struct ib_sn {
     json_t *feedback;    /* "round/from/to" -> {rating, connect, at} */
     json_t *connections; /* "a/b" (sorted) -> round */
     int64_t ended_at;    /* 0 while not ended */
+    bool count_dirty;    /* participants changed: the host hears it (1/s) */
+    int64_t count_sent;
 } ib_sn_t;
 
 ib_sn_person_t *ib__sn_person(const ib_sn_t *sn, const char *id);

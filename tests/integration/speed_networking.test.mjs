@@ -39,6 +39,8 @@ async function setup(event, n, create, profiles = () => ({})) {
   assert.equal(lobby.round, 0);
   assert.equal(lobby.ends_at, null);
   for (const c of people) await c.ok({ type: 'sn.join', session });
+  // Hosts see live counts: the host (only) hears the opt-ins, at most once a second.
+  if (n > 0) await host.next((m) => m.type === 'sn.state' && m.session === session && m.participants === n, ms(5000));
   return { host, people, session, lounge };
 }
 
