@@ -60,14 +60,15 @@ static const char *phase_name[] = {"ready",   "ramp",     "settle", "hold",
 
 /* What the server looked like at one moment. */
 typedef struct probe {
-    int64_t t;          /* monotonic us */
-    long rss_kib;       /* VmRSS */
-    uint64_t cpu_us;    /* utime + stime, all threads */
-    long tcp_inuse;     /* /proc/net/sockstat TCP inuse */
-    long tcp_mem_pages; /* /proc/net/sockstat TCP mem (pages, both ends) */
-    long slab_kib;      /* /proc/meminfo Slab (both ends) */
-    long ss_sockets;    /* server-side established sockets (ss) */
-    uint64_t ss_skmem;  /* their r+t+f+w+o+bl bytes (ss -m) */
+    int64_t t;                /* monotonic us */
+    long rss_kib;             /* VmRSS */
+    uint64_t cpu_us;          /* utime + stime, all threads */
+    long tcp_inuse;           /* /proc/net/sockstat TCP inuse */
+    long tcp_mem_pages;       /* /proc/net/sockstat TCP mem (pages, both ends) */
+    long slab_kib;            /* /proc/meminfo Slab (both ends) */
+    long ss_sockets;          /* server-side established sockets (ss) */
+    uint64_t ss_skmem;        /* their r+t+f+w+o+bl bytes (ss -m) */
+    uint64_t core_busy_us[2]; /* /proc/stat cpu0, cpu1: all but idle and iowait */
 } probe_t;
 
 typedef struct worker {
@@ -166,10 +167,32 @@ static void ss_server(int port, long *sockets, uint64_t *bytes)
     pclose(f);
 }
 
+/* Busy time of cores 0 and 1 (the server's and the generator's), whoever
+ * used it: beside the two processes' own CPU it shows whether anything
+ * else ran during a measurement. */
+static void core_busy(uint64_t busy[2])
+{
+    FILE *f = fopen("/proc/stat", "r");
+    char line[512];
+    busy[0] = busy[1] = 0;
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f)) {
+        int cpu;
+        unsigned long long us, ni, sy, id, io, irq, sirq, st;
+        if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &us, &ni, &sy, &id,
+                   &io, &irq, &sirq, &st) == 9 &&
+            cpu >= 0 && cpu < 2)
+            busy[cpu] = (us + ni + sy + irq + sirq + st) * 1000000 / (uint64_t)sysconf(_SC_CLK_TCK);
+    }
+    fclose(f);
+}
+
 static void probe(probe_t *p, bool kernel)
 {
     memset(p, 0, sizeof(*p));
     p->t = lg_now_us();
+    core_busy(p->core_busy_us);
     if (O.server_pid > 0) {
         char path[64];
         snprintf(path, sizeof(path), "/proc/%d/status", O.server_pid);
@@ -565,6 +588,18 @@ static const char *scenario_name(void)
     return n[O.scenario];
 }
 
+/* Cores 0 and 1 busy between two probes (in cores, 0..1 each), into obj. */
+static void core_shares(json_t *obj, const probe_t *a, const probe_t *b)
+{
+    double span = (double)(b->t - a->t);
+    if (!obj || span <= 0 || !a->t)
+        return;
+    json_object_set_new(obj, "core0_busy",
+                        json_real((double)(b->core_busy_us[0] - a->core_busy_us[0]) / span));
+    json_object_set_new(obj, "core1_busy",
+                        json_real((double)(b->core_busy_us[1] - a->core_busy_us[1]) / span));
+}
+
 /* Per-connection figure, or -1 when there is nothing to divide by. */
 static double per(double total, uint64_t n)
 {
@@ -574,7 +609,8 @@ static double per(double total, uint64_t n)
 static json_t *report(int64_t t_go, int64_t t_ramp, const probe_t *base, const probe_t *at_ramp,
                       const probe_t *at_idle, const probe_t *at_a, const probe_t *at_end,
                       int64_t t_win_a, int64_t t_win_b, int64_t t_end, int64_t t_sn0,
-                      uint64_t gen_cpu_a, uint64_t gen_cpu_b, const char *why_stop)
+                      uint64_t gen_cpu_ramp, uint64_t gen_cpu_a, uint64_t gen_cpu_b,
+                      const char *why_stop)
 {
     lg_counters_t s = sum();
     lg_hist_t h[LG_H__COUNT];
@@ -584,26 +620,31 @@ static json_t *report(int64_t t_go, int64_t t_ramp, const probe_t *base, const p
             lg_hist_merge(&h[i], &workers[w].h[i]);
     }
     double ramp_s = t_ramp > t_go ? (double)(t_ramp - t_go) / 1e6 : 0;
+    /* Workers count CPU from the fork; minting tokens before the go is a
+     * small part of it. */
+    double gen_ramp = ramp_s > 0 ? (double)gen_cpu_ramp / 1e6 / ramp_s : 0;
     json_t *j =
         json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:o}", "scenario", scenario_name(),
                   "label", O.label, "room", O.room, "port", O.port, "conns", O.conns, "procs",
                   O.procs, "sources", O.sources, "window", O.window, "rate", O.rate, "notes",
                   json_incref(notes), "stopped", why_stop ? json_string(why_stop) : json_null());
-    json_object_set_new(j, "ramp",
-                        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:o,s:o}", "started",
-                                  (json_int_t)s.started, "open", (json_int_t)s.open, "helloed",
-                                  (json_int_t)s.helloed, "joined", (json_int_t)s.joined, "failed",
-                                  (json_int_t)s.failed, "closed_later", (json_int_t)s.closed,
-                                  "seconds", ramp_s, "conn_per_s",
-                                  ramp_s > 0 ? (double)s.joined / ramp_s : 0, "hello",
-                                  hist_json(&h[LG_H_HELLO]), "join", hist_json(&h[LG_H_JOIN])));
+    json_object_set_new(
+        j, "ramp",
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:o,s:o}", "started", (json_int_t)s.started,
+                  "open", (json_int_t)s.open, "helloed", (json_int_t)s.helloed, "joined",
+                  (json_int_t)s.joined, "failed", (json_int_t)s.failed, "closed_later",
+                  (json_int_t)s.closed, "seconds", ramp_s, "conn_per_s",
+                  ramp_s > 0 ? (double)s.joined / ramp_s : 0, "generator_core_share", gen_ramp,
+                  "hello", hist_json(&h[LG_H_HELLO]), "join", hist_json(&h[LG_H_JOIN])));
+    core_shares(json_object_get(j, "ramp"), base, at_ramp);
     printf("ib_loadgen %s against %s (%s:%d): %d clients, %d procs, %d source addresses\n",
            scenario_name(), O.label, O.host, O.port, O.conns, O.procs, O.sources);
     if (why_stop)
         printf("  STOPPED EARLY: %s\n", why_stop);
-    printf("  ramp: %llu joined, %llu failed, in %.2f s (%.0f connections/s, window %d)\n",
+    printf("  ramp: %llu joined, %llu failed, in %.2f s (%.0f connections/s, window %d; "
+           "generator at %.0f%% of a core)\n",
            (unsigned long long)s.joined, (unsigned long long)s.failed, ramp_s,
-           ramp_s > 0 ? (double)s.joined / ramp_s : 0, O.window);
+           ramp_s > 0 ? (double)s.joined / ramp_s : 0, O.window, gen_ramp * 100);
     hist_line("connect -> hello ok", &h[LG_H_HELLO]);
     hist_line("connect -> join ok", &h[LG_H_JOIN]);
 
@@ -668,6 +709,7 @@ static json_t *report(int64_t t_go, int64_t t_ramp, const probe_t *base, const p
         printf("  fan-out: %llu messages sent in %.1f s by %d senders, %llu/%llu deliveries\n",
                (unsigned long long)s.chat_sent, win_s, O.senders, (unsigned long long)s.delivered,
                (unsigned long long)expected);
+        core_shares(json_object_get(j, "fanout"), at_a, at_end);
         hist_line("chat sent -> received", &h[LG_H_CHAT]);
         printf("  server CPU %.3f s over %.1f s: %.2f us per delivered message, %.0f deliveries "
                "per CPU second; RSS %.1f MiB\n",
@@ -685,6 +727,7 @@ static json_t *report(int64_t t_go, int64_t t_ramp, const probe_t *base, const p
                       "matched", (json_int_t)s.matched, "ms_to_last_match", last, "match",
                       hist_json(&h[LG_H_MATCH]), "sn_join", hist_json(&h[LG_H_SN_JOIN]), "refused",
                       sn_refused[0] ? json_string(sn_refused) : json_null()));
+        core_shares(json_object_get(j, "sn"), at_a, at_end);
         if (sn_refused[0])
             printf("  sn: refused by the server: %s\n", sn_refused);
         printf("  sn: %llu participants, %llu matched; last sn.match %.1f ms after sn.start\n",
@@ -746,7 +789,7 @@ int main(int argc, char **argv)
 
     int64_t t_begin = lg_now_us(), deadline = t_begin + (int64_t)O.timeout_s * 1000000;
     int64_t t_go = 0, t_ramp = 0, t_next = 0, t_win_a = 0, t_win_b = 0, t_end = 0, t_sn0 = 0;
-    uint64_t last_delivered = 0, gen_cpu_a = 0, gen_cpu_b = 0;
+    uint64_t last_delivered = 0, gen_cpu_a = 0, gen_cpu_b = 0, gen_cpu_ramp = 0;
     probe_t base = {0}, at_ramp = {0}, at_idle = {0}, at_a = {0}, at_end = {0};
     phase_t ph = P_READY;
     const char *why_stop = NULL;
@@ -797,6 +840,7 @@ int main(int argc, char **argv)
                 break;
             last_delivered = 0;
             t_ramp = s.all_joined;
+            gen_cpu_ramp = s.cpu_us;
             probe(&at_ramp, false);
             progress(ph, t_begin, true);
             if (O.scenario == LG_STORM) {
@@ -925,7 +969,7 @@ int main(int argc, char **argv)
     }
 
     json_t *j = report(t_go, t_ramp, &base, &at_ramp, &at_idle, &at_a, &at_end, t_win_a, t_win_b,
-                       t_end, t_sn0, gen_cpu_a, gen_cpu_b, why_stop);
+                       t_end, t_sn0, gen_cpu_ramp, gen_cpu_a, gen_cpu_b, why_stop);
     if (O.json_path && json_dump_file(j, O.json_path, JSON_INDENT(1)) != 0) {
         fprintf(stderr, "ib_loadgen: cannot write %s\n", O.json_path);
         rc = rc ? rc : 1;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every scenario, one after the other (about 15 minutes): idle, fan-out,
+# Every scenario, one after the other (about 25 minutes): idle, fan-out,
 # connect storm, and the round start storm when the server has speed
 # networking. Tables land in loadtest/out/*.md.
 set -uo pipefail

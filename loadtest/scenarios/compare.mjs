@@ -46,6 +46,9 @@ function notes() {
     if (r.fanout && r.fanout.delivered < r.fanout.expected) {
       bad.push(`${r.fanout.expected - r.fanout.delivered} of ${r.fanout.expected} deliveries missing`);
     }
+    if (r.ramp.generator_core_share > 0.8) {
+      bad.push(`generator at ${(r.ramp.generator_core_share * 100).toFixed(0)}% of its core during the ramp`);
+    }
     if (r.fanout && r.fanout.generator_core_share > 0.8) {
       bad.push(`generator at ${(r.fanout.generator_core_share * 100).toFixed(0)}% of its core`);
     }

@@ -92,9 +92,38 @@ lt_stop() {
   wait "$pid" 2>/dev/null || true
 }
 
+# Busy jiffies of cores 0 and 1, "b0 b1".
+lt_core_busy() {
+  awk '/^cpu[01] / {printf "%d ", $2+$3+$4+$7+$8+$9}' /proc/stat
+}
+
+# The machine is shared (other engineers' tests run on it): before a
+# measurement, wait until neither core is more than 20% busy over a second,
+# for at most 120 s, and say so when it never got quiet.
+lt_wait_quiet() {
+  local waited=0 a b hz
+  hz=$(getconf CLK_TCK)
+  while :; do
+    read -r -a a <<<"$(lt_core_busy)"
+    sleep 1
+    read -r -a b <<<"$(lt_core_busy)"
+    if [ $(((b[0] - a[0]) * 100 / hz)) -le 20 ] && [ $(((b[1] - a[1]) * 100 / hz)) -le 20 ]; then
+      [ "$waited" = 0 ] || lt_log "waited ${waited}s for the machine to be quiet"
+      return 0
+    fi
+    if [ "$waited" -ge 120 ]; then
+      lt_log "WARNING: the machine is still busy after 120 s; measuring anyway"
+      return 0
+    fi
+    sleep 2
+    waited=$((waited + 3))
+  done
+}
+
 # lt_gen ARGS...: the generator on core $LT_GEN_CPU against the server
-# started last.
+# started last, once the machine is quiet.
 lt_gen() {
+  lt_wait_quiet
   taskset -c "$LT_GEN_CPU" "$LT_BUILD/ib_loadgen" --host 127.0.0.1 --port "$LT_PORT" \
     --secret "$LT_SECRET" --server-pid "$LT_PID" "$@"
 }

@@ -8,21 +8,34 @@
 #
 #   loadtest/scenarios/storm.sh [COUNT...]
 #
-# Output: loadtest/out/storm-*.json and storm.md.
+# A second pass runs both servers with --crowd 10, so that a join's answer
+# lists 10 members instead of 200: the difference is what encoding the
+# member list costs per connection (a diagnostic, not the scenario).
+#
+# Output: loadtest/out/storm-*.json, storm.md and storm-crowd10.md.
 source "$(dirname "$0")/lib.sh"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(10000)
 lt_build
 lt_log "machine: $(lt_machine)"
-files=()
-for n in "${sizes[@]}"; do
-  for kind in icebreaker peer; do
-    lt_start "$kind"
-    lt_log "storm: $kind with $n clients (pid $LT_PID, port $LT_PORT)"
-    lt_gen --scenario storm --label "$kind" --conns "$n" --window 256 --timeout-s 180 \
-      --json "$LT_OUT/storm-$kind-$n.json" --quiet
-    files+=("$LT_OUT/storm-$kind-$n.json")
-    lt_stop "$LT_PID"
+for pass in default crowd10; do
+  files=()
+  extra=()
+  [ "$pass" = default ] || extra=(--crowd 10)
+  for n in "${sizes[@]}"; do
+    for kind in icebreaker peer; do
+      lt_start "$kind" "${extra[@]}"
+      lt_log "storm ($pass): $kind with $n clients (pid $LT_PID, port $LT_PORT)"
+      f="$LT_OUT/storm-$kind-$n.json"
+      [ "$pass" = default ] || f="$LT_OUT/storm-$pass-$kind-$n.json"
+      lt_gen --scenario storm --label "$kind" --conns "$n" --window 256 --timeout-s 180 \
+        --json "$f" --quiet
+      files+=("$f")
+      lt_stop "$LT_PID"
+    done
   done
+  md="$LT_OUT/storm.md"
+  [ "$pass" = default ] || md="$LT_OUT/storm-$pass.md"
+  lt_log "storm ($pass):"
+  node "$(dirname "$0")/compare.mjs" storm "${files[@]}" | tee "$md"
 done
-node "$(dirname "$0")/compare.mjs" storm "${files[@]}" | tee "$LT_OUT/storm.md"
