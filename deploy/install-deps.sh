@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The one place that installs Debian packages for Icebreaker.
 #   deploy/install-deps.sh run    what building and running a node needs
-#   deploy/install-deps.sh test   + test tools (cmocka, redis, clang, node, chromium)
+#   deploy/install-deps.sh test   + test tools (cmocka, redis, clang, node, chromium,
+#                                 and what tests/integration/deploy.test.mjs checks the
+#                                 deploy/ files with: systemd-analyze, haproxy, nginx,
+#                                 PyYAML for /usr/bin/python3)
 # Safe to run twice: apt-get skips what is installed; apt lists are refreshed
 # only when a package is missing.
 set -euo pipefail
@@ -12,7 +15,8 @@ pkgs=(build-essential cmake pkg-config
       libhiredis-dev libssl-dev openssl curl ca-certificates)
 if [ "$what" = test ]; then
   pkgs+=(libcmocka-dev redis-server clang llvm libclang-rt-14-dev
-         nodejs npm valgrind clang-format haproxy chromium fonts-dejavu-core)
+         nodejs npm valgrind clang-format haproxy chromium fonts-dejavu-core
+         systemd nginx-light python3-yaml)
 fi
 
 missing=()
@@ -32,4 +36,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # nginx is a test tool here (the tests start their own on loopback): when
+  # this run installed it on a machine booted with systemd, do not leave
+  # Debian's default site running on port 80.
+  case " ${missing[*]} " in
+    *" nginx-light "*)
+      if [ -d /run/systemd/system ]; then $SUDO systemctl disable --now nginx.service >/dev/null 2>&1 || true; fi ;;
+  esac
 fi

@@ -1,0 +1,575 @@
+// The deploy/ files, checked with the tools that read them (issue 10):
+// `systemd-analyze verify` on the unit, `haproxy -c` and `nginx -t` on the
+// proxy configs (with a self-signed certificate made here), every YAML file
+// parsed (PyYAML of Debian's /usr/bin/python3), the Kubernetes and compose
+// files checked for what the node needs (probes on /healthz, a grace period
+// covering the drain), the metrics named in docs/OPERATIONS.md, the Grafana
+// dashboard and the Prometheus file compared with a live /metrics; then the
+// real thing on loopback: nodes behind nginx and behind haproxy, both
+// terminating TLS, reached with wss:// (hello, join, chat), and a node drained
+// behind each proxy: its client gets close 1001 through the proxy and
+// reconnects to the other node.
+//
+// The tools come from deploy/install-deps.sh test (scripts/test.sh runs it);
+// a missing tool fails the test, nothing is skipped. Every process started
+// here is stopped by its pid. What cannot run here (containers, Kubernetes,
+// systemd as PID 1) is listed in docs/OPERATIONS.md.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { REPO, BIN, SECRET, startServer, runBinary, ms } from './lib/server.mjs';
+import { Client, PROTOCOL, DEFAULT_TIMEOUT } from './lib/client.mjs';
+import { httpGet, parseProm } from './lib/raw.mjs';
+import { token } from './lib/jwt.mjs';
+import { waitFor, uniq, isChat } from './lib/util.mjs';
+
+const DEPLOY = path.join(REPO, 'deploy');
+const read = (p) => fs.readFileSync(path.join(REPO, p), 'utf8');
+
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'ib-deploy-'));
+fs.chmodSync(TMP, 0o755); // nginx workers run as nobody
+after(() => fs.rmSync(TMP, { recursive: true, force: true }));
+
+// ---------------------------------------------------------------- processes
+
+const procs = new Set();
+process.on('exit', () => {
+  for (const p of procs) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+
+/** Run a command to completion: {code, signal, stdout, stderr}. */
+function run(cmd, args, { timeoutMs = ms(20000), input } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    if (input !== undefined) child.stdin.end(input);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${cmd} ${args.join(' ')}: no exit within ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot run ${cmd} (deploy/install-deps.sh test installs it): ${e.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Start a long-running process (a proxy); stop() ends it by its pid. */
+function startProc(cmd, args) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = { child, pid: child.pid, out: '', exit: null };
+  child.stdout.setEncoding('utf8').on('data', (d) => (p.out = (p.out + d).slice(-20000)));
+  child.stderr.setEncoding('utf8').on('data', (d) => (p.out = (p.out + d).slice(-20000)));
+  p.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve((p.exit = { code, signal }))));
+  child.on('error', (e) => (p.out += `\ncannot start ${cmd}: ${e.message}`));
+  procs.add(p);
+  p.stop = async () => {
+    if (!p.exit) {
+      process.kill(p.pid, 'SIGTERM');
+      let timer;
+      const r = await Promise.race([p.exited, new Promise((res) => (timer = setTimeout(res, ms(5000))))]);
+      clearTimeout(timer);
+      if (!r) {
+        process.kill(p.pid, 'SIGKILL');
+        await p.exited;
+      }
+    }
+    procs.delete(p);
+  };
+  return p;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- TLS
+
+/** A self-signed certificate for 127.0.0.1 and localhost, made once. */
+let certCache;
+async function cert() {
+  if (certCache) return certCache;
+  const dir = path.join(TMP, 'tls');
+  fs.mkdirSync(dir);
+  const key = path.join(dir, 'privkey.pem');
+  const crt = path.join(dir, 'fullchain.pem');
+  const r = await run('openssl', [
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', crt,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const pem = path.join(dir, 'icebreaker.pem'); // haproxy: chain and key in one file
+  fs.writeFileSync(pem, fs.readFileSync(crt, 'utf8') + fs.readFileSync(key, 'utf8'));
+  certCache = { key, crt, pem, ca: fs.readFileSync(crt) };
+  return certCache;
+}
+
+function httpsGet(port, p, ca) {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host: '127.0.0.1', port, path: p, ca, agent: false, timeout: DEFAULT_TIMEOUT }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => {
+        let json;
+        try {
+          json = JSON.parse(body);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode, headers: res.headers, body, json });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${p}: no answer`)));
+    req.on('error', reject);
+  });
+}
+
+/** A wss:// client through a proxy, verifying the proxy's certificate. */
+function connectWss(port, ca, label) {
+  const ws = new WebSocket(`wss://127.0.0.1:${port}/ws`, [PROTOCOL], {
+    ca,
+    perMessageDeflate: false,
+    handshakeTimeout: DEFAULT_TIMEOUT,
+  });
+  const c = new Client(ws, null, label);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(c));
+    ws.once('unexpected-response', (req, res) => reject(new Error(`${label}: handshake refused: HTTP ${res.statusCode}`)));
+    ws.once('error', (e) => {
+      if (ws.readyState !== WebSocket.OPEN) reject(e);
+    });
+  });
+}
+
+// ---------------------------------------------------------------- configs made local
+
+/** deploy/nginx/icebreaker.conf with loopback ports, the test certificate and `nodes` as upstreams. */
+async function nginxLocal(name, { http, https: tls, nodes }) {
+  const { crt, key } = await cert();
+  const dir = path.join(TMP, name);
+  fs.mkdirSync(dir, { recursive: true });
+  let site = read('deploy/nginx/icebreaker.conf');
+  const servers = nodes.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;`).join('\n');
+  site = site
+    .replace(/^\s*server \d+\.\d+\.\d+\.\d+:\d+ .*;\n/gm, '')
+    .replace(/least_conn;\n/, `least_conn;\n${servers}\n`)
+    .replace(/^\s*listen \[::\]:\d+.*\n/gm, '')
+    .replace(/listen 80;/, `listen 127.0.0.1:${http};`)
+    .replace(/listen 443 ssl;/, `listen 127.0.0.1:${tls} ssl;`)
+    .replaceAll('/etc/icebreaker/tls/fullchain.pem', crt)
+    .replaceAll('/etc/icebreaker/tls/privkey.pem', key);
+  assert.match(site, new RegExp(`server 127\\.0\\.0\\.1:${nodes[0]} `), 'upstream rewritten');
+  fs.writeFileSync(path.join(dir, 'site.conf'), site);
+  const conf = path.join(dir, 'nginx.conf');
+  const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((t) => `  ${t}_temp_path ${dir}/${t};`)
+    .join('\n');
+  fs.writeFileSync(
+    conf,
+    `# made by tests/integration/deploy.test.mjs around deploy/nginx/icebreaker.conf
+daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log info;
+events { worker_connections 1024; }
+http {
+  access_log ${dir}/access.log;
+${temps}
+  include ${dir}/site.conf;
+}
+`,
+  );
+  return { dir, conf };
+}
+
+/** deploy/haproxy/icebreaker.cfg with loopback ports, the test certificate and `nodes` as servers. */
+async function haproxyLocal(name, { http, https: tls, nodes }) {
+  const { pem } = await cert();
+  const dir = path.join(TMP, name);
+  fs.mkdirSync(dir, { recursive: true });
+  let cfg = read('deploy/haproxy/icebreaker.cfg');
+  cfg = cfg
+    .replace(/^\s*server node-\S+ \S+ check\n/gm, '')
+    .replace(/^(\s*)bind :80$/m, `$1bind 127.0.0.1:${http}`)
+    .replace(/^(\s*)bind :443 ssl crt \S+/m, `$1bind 127.0.0.1:${tls} ssl crt ${pem}`)
+    // the production maxconn needs more open files than the 20000 these machines allow
+    .replace(/^(\s*)maxconn \d+$/m, '$1maxconn 4000')
+    .replace(/maxconn 100000$/m, 'maxconn 1000');
+  cfg = cfg.trimEnd() + '\n' + nodes.map((p, i) => `    server node-${i} 127.0.0.1:${p} check`).join('\n') + '\n';
+  const file = path.join(dir, 'haproxy.cfg');
+  fs.writeFileSync(file, cfg);
+  return { dir, file };
+}
+
+// ---------------------------------------------------------------- static checks
+
+test('systemd unit: systemd-analyze verify reports nothing; secret comes as a credential', async () => {
+  const unit = read('deploy/systemd/icebreaker.service');
+  // verify checks that ExecStart's binary exists: point it at the build
+  const dir = path.join(TMP, 'systemd');
+  fs.mkdirSync(dir);
+  const local = unit.replaceAll('/usr/local/bin/icebreaker', BIN);
+  assert.notEqual(local, unit, 'ExecStart names /usr/local/bin/icebreaker');
+  fs.writeFileSync(path.join(dir, 'icebreaker.service'), local);
+  const r = await run('systemd-analyze', ['verify', path.join(dir, 'icebreaker.service')]);
+  // unknown keys and bad values are only warnings (exit 0): any output fails
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.equal((r.stderr + r.stdout).trim(), '', 'systemd-analyze verify is silent');
+
+  const key = (k) => [...unit.matchAll(new RegExp(`^${k}=(.*)$`, 'gm'))].map((m) => m[1]);
+  assert.deepEqual(key('LoadCredential'), ['jwt-secret:/etc/icebreaker/jwt-secret']);
+  const exec = key('ExecStart')[0];
+  assert.match(exec, /--jwt-secret-file %d\/jwt-secret/);
+  assert.doesNotMatch(exec, /--jwt-secret(?!-file)/, 'no secret on the command line');
+  assert.doesNotMatch(unit, /ICEBREAKER_JWT_SECRET=/);
+  for (const [k, v] of [
+    ['DynamicUser', 'yes'],
+    ['NoNewPrivileges', 'yes'],
+    ['ProtectSystem', 'strict'],
+    ['KillSignal', 'SIGTERM'],
+  ]) {
+    assert.deepEqual(key(k), [v], k);
+  }
+  const nofile = Number(key('LimitNOFILE')[0]);
+  const env = envExample();
+  assert.ok(nofile > Number(env.ICEBREAKER_MAX_CONNECTIONS), 'LimitNOFILE above --max-connections');
+  const stopS = Number(/^(\d+)s$/.exec(key('TimeoutStopSec')[0])[1]);
+  assert.ok(stopS * 1000 > Number(env.ICEBREAKER_DRAIN_MS) + 5000, 'TimeoutStopSec covers the drain');
+});
+
+function envExample() {
+  const vars = {};
+  for (const line of read('deploy/systemd/icebreaker.env.example').split('\n')) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (m) vars[m[1]] = m[2];
+  }
+  return vars;
+}
+
+test('env example: every variable is an option of serve --help, and a node runs with it and a secret file', async () => {
+  const help = await runBinary(['serve', '--help']);
+  const known = new Set([...(help.stdout + help.stderr).matchAll(/ICEBREAKER_[A-Z_]+/g)].map((m) => m[0]));
+  const vars = envExample();
+  assert.ok(Object.keys(vars).length >= 5);
+  for (const k of Object.keys(vars)) assert.ok(known.has(k), `${k} is listed by serve --help`);
+  // what the unit does: the secret in a file (%d/jwt-secret), settings from the env file
+  const secretFile = path.join(TMP, 'jwt-secret');
+  const secret = 'ops-' + uniq('s');
+  fs.writeFileSync(secretFile, secret + '\n', { mode: 0o600 });
+  const srv = await startServer({ secret: null, env: vars, args: ['--jwt-secret-file', secretFile] });
+  try {
+    const h = await httpGet(srv, '/healthz');
+    assert.equal(h.json.node, vars.ICEBREAKER_NODE_ID);
+    const ws = new WebSocket(srv.wsUrl, [PROTOCOL], { perMessageDeflate: false, origin: vars.ICEBREAKER_ORIGIN.split(',')[0] });
+    const c = new Client(ws, srv, 'env');
+    await new Promise((res, rej) => {
+      ws.once('open', res);
+      ws.once('error', rej);
+    });
+    await c.hello(token({ sub: 'ops' }, { secret }));
+    await c.close();
+  } finally {
+    await srv.stopClean();
+  }
+});
+
+test('haproxy -c accepts deploy/haproxy/icebreaker.cfg (TLS, with a generated certificate)', async () => {
+  const { pem } = await cert();
+  const files = fs.readdirSync(path.join(DEPLOY, 'haproxy')).filter((f) => f.endsWith('.cfg'));
+  assert.ok(files.includes('icebreaker.cfg'));
+  for (const f of files) {
+    const cfg = read(`deploy/haproxy/${f}`);
+    assert.match(cfg, /option httpchk/);
+    assert.match(cfg, /uri \/healthz/);
+    const tunnel = /timeout tunnel (\d+)(s|m|h)/.exec(cfg);
+    const tunnelMs = Number(tunnel[1]) * { s: 1000, m: 60000, h: 3600000 }[tunnel[2]];
+    assert.ok(tunnelMs > 2 * Number(envExample().ICEBREAKER_HEARTBEAT_MS), 'timeout tunnel > 2 x heartbeat');
+    const local = path.join(TMP, `check-${f}`);
+    fs.writeFileSync(local, cfg.replaceAll('/etc/icebreaker/tls/icebreaker.pem', pem));
+    const r = await run('haproxy', ['-c', '-f', local]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, /\[(WARNING|ALERT)\]/, `${f}: ${r.stdout}${r.stderr}`);
+  }
+});
+
+test('nginx -t accepts deploy/nginx/icebreaker.conf (TLS, with a generated certificate)', async () => {
+  const conf = read('deploy/nginx/icebreaker.conf');
+  assert.match(conf, /proxy_set_header Upgrade \$http_upgrade/);
+  const rt = Number(/proxy_read_timeout (\d+)s/.exec(conf)[1]);
+  assert.ok(rt * 1000 > 2 * Number(envExample().ICEBREAKER_HEARTBEAT_MS), 'proxy_read_timeout > 2 x heartbeat');
+  const { dir, conf: file } = await nginxLocal('nginx-t', { http: 1, https: 2, nodes: [3, 4] });
+  const r = await run('nginx', ['-t', '-p', dir + '/', '-c', file, '-e', path.join(dir, 'error.log')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /test is successful/);
+  assert.doesNotMatch(r.stderr, /\[(warn|emerg|alert)\]/, r.stderr);
+});
+
+/** Every YAML document under deploy/, parsed by PyYAML into plain JSON. */
+async function yamlDocs() {
+  const found = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.ya?ml$/.test(e.name)) found.push(p);
+    }
+  };
+  walk(DEPLOY);
+  const py =
+    'import json, sys, yaml\n' +
+    'out = {}\n' +
+    'for f in sys.argv[1:]:\n' +
+    '    with open(f) as fh:\n' +
+    '        out[f] = [d for d in yaml.safe_load_all(fh) if d is not None]\n' +
+    'print(json.dumps(out, default=str))\n';
+  const r = await run('/usr/bin/python3', ['-c', py, ...found]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+test('YAML: every file under deploy/ parses; k8s, compose and Prometheus files hold what the node needs', async () => {
+  const docs = await yamlDocs();
+  const rel = (f) => path.relative(REPO, f);
+  const byFile = Object.fromEntries(Object.entries(docs).map(([f, d]) => [rel(f), d]));
+  assert.ok(Object.keys(byFile).length >= 3, `YAML files: ${Object.keys(byFile)}`);
+
+  // Kubernetes
+  const k8s = Object.entries(byFile).filter(([f]) => f.startsWith('deploy/k8s/')).flatMap(([, d]) => d);
+  const kinds = (k) => k8s.filter((d) => d.kind === k);
+  for (const k of ['Deployment', 'Service', 'ConfigMap', 'PodDisruptionBudget']) assert.equal(kinds(k).length, 1, `one ${k}`);
+  for (const d of k8s) {
+    assert.ok(d.apiVersion && d.metadata?.name, `apiVersion and name: ${JSON.stringify(d).slice(0, 200)}`);
+  }
+  const dep = kinds('Deployment')[0];
+  const pod = dep.spec.template.spec;
+  const ctr = pod.containers.find((c) => c.name === 'icebreaker');
+  assert.ok(ctr, 'container icebreaker');
+  for (const probe of ['readinessProbe', 'livenessProbe']) assert.equal(ctr[probe].httpGet.path, '/healthz', probe);
+  assert.ok(pod.securityContext?.runAsNonRoot || ctr.securityContext?.runAsNonRoot, 'runs as non-root');
+  const env = Object.fromEntries((ctr.env || []).map((e) => [e.name, e]));
+  const cmName = kinds('ConfigMap')[0].metadata.name;
+  assert.ok(ctr.envFrom?.some((e) => e.configMapRef?.name === cmName), 'settings from the ConfigMap');
+  const cm = kinds('ConfigMap')[0].data;
+  const drainMs = Number(cm.ICEBREAKER_DRAIN_MS);
+  const heartbeat = Number(cm.ICEBREAKER_HEARTBEAT_MS ?? 25000);
+  assert.ok(drainMs > 0, 'ConfigMap sets ICEBREAKER_DRAIN_MS');
+  // the secret: a Secret reference, mounted as a file, never a literal
+  assert.equal(kinds('Secret').length, 0, 'no Secret with a value in the repository');
+  const vol = pod.volumes.find((v) => v.secret);
+  assert.ok(vol, 'a Secret volume');
+  const mount = ctr.volumeMounts.find((m) => m.name === vol.name);
+  const args = (ctr.command || []).concat(ctr.args || []).join(' ');
+  assert.match(args + JSON.stringify(env), new RegExp(`${mount.mountPath}/`), 'the secret file is given to the node');
+  assert.equal(env.ICEBREAKER_JWT_SECRET, undefined, 'the secret is not in the environment');
+  // draining: preStop waits for the load balancer, then SIGTERM drains within --drain-ms
+  const pre = ctr.lifecycle.preStop;
+  const preS = pre.sleep ? pre.sleep.seconds : Number(/sleep (\d+)/.exec(pre.exec.command.join(' '))[1]);
+  assert.ok(pod.terminationGracePeriodSeconds * 1000 > preS * 1000 + drainMs, 'grace period covers preStop + drain');
+  const rp = ctr.readinessProbe;
+  assert.ok(preS >= rp.periodSeconds * rp.failureThreshold, 'preStop lasts until readiness fails');
+  const pdb = kinds('PodDisruptionBudget')[0];
+  assert.deepEqual(pdb.spec.selector.matchLabels, dep.spec.selector.matchLabels);
+  const svc = kinds('Service')[0];
+  assert.deepEqual(svc.spec.selector, dep.spec.selector.matchLabels);
+  const ann = svc.metadata.annotations || {};
+  for (const [k, v] of Object.entries(ann)) {
+    if (/timeout/i.test(k) && /^\d+$/.test(String(v))) assert.ok(Number(v) * 1000 > 2 * heartbeat, `${k} > 2 x heartbeat`);
+  }
+
+  // compose: Redis, two nodes, haproxy
+  const compose = byFile['deploy/compose.yaml']?.[0];
+  assert.ok(compose, 'deploy/compose.yaml');
+  const services = compose.services;
+  assert.ok(services.redis, 'redis service');
+  const nodes = Object.entries(services).filter(([, s]) => /icebreaker serve|^serve/.test([].concat(s.command || []).join(' ')) || s.build);
+  assert.equal(nodes.length, 2, 'two nodes');
+  for (const [, s] of nodes) {
+    const e = Array.isArray(s.environment) ? Object.fromEntries(s.environment.map((x) => x.split('='))) : s.environment;
+    assert.match(e.ICEBREAKER_REDIS, /^redis:\/\/redis:6379\//);
+    assert.equal(e.ICEBREAKER_JWT_SECRET, undefined, 'secret from a file');
+  }
+  assert.ok(Object.values(services).some((s) => /haproxy/.test(s.image || '')), 'haproxy service');
+
+  // Prometheus
+  const prom = byFile['deploy/prometheus/scrape.yml']?.[0];
+  assert.ok(prom?.scrape_configs?.length, 'scrape_configs');
+  assert.ok(prom.scrape_configs.every((s) => (s.metrics_path ?? '/metrics') === '/metrics'));
+});
+
+test('Containerfile: Debian 12 stages, non-root, /healthz healthcheck, runtime packages that exist in bookworm', async () => {
+  const cf = read('deploy/container/Containerfile');
+  const froms = [...cf.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+  assert.ok(froms.length >= 2, 'multi-stage');
+  for (const f of froms) assert.match(f, /^debian:(12|bookworm)/, f);
+  assert.match(cf, /^USER (?!root|0\b)\S+/m, 'non-root user');
+  assert.match(cf, /^HEALTHCHECK .*curl .*\/healthz/m);
+  const runtime = cf.slice(cf.lastIndexOf('\nFROM '));
+  const pk = /apt-get install[^\n]*?((?:[^\n]*\\\n)*[^\n]*)/.exec(runtime);
+  const pkgs = pk[0].replace(/\\\n/g, ' ').split(/\s+/).filter((w) => /^[a-z0-9][a-z0-9.+-]+$/.test(w) && !['apt-get', 'install'].includes(w));
+  for (const need of ['libwebsockets17', 'libwebsockets-evlib-uv', 'libuv1', 'libjansson4', 'libhiredis0.14', 'libssl3', 'ca-certificates', 'curl']) {
+    assert.ok(pkgs.includes(need), `runtime installs ${need}: ${pkgs}`);
+  }
+  // the names are checked against this machine's Debian 12 package lists
+  const r = await run('apt-cache', ['policy', ...pkgs]);
+  for (const p of pkgs) assert.match(r.stdout, new RegExp(`^${p.replace(/[.+]/g, '\\$&')}:\\n\\s+Installed: .*\\n\\s+Candidate: (?!\\(none\\))`, 'm'), `${p} exists`);
+});
+
+test('metrics: docs/OPERATIONS.md, the Grafana dashboard and a live /metrics name the same metrics', async () => {
+  const srv = await startServer();
+  let live;
+  try {
+    live = parseProm((await httpGet(srv, '/metrics')).body).types;
+  } finally {
+    await srv.stopClean();
+  }
+  const ops = read('docs/OPERATIONS.md');
+  const documented = {};
+  for (const m of ops.matchAll(/^\| `(icebreaker_[a-z_]+)`[^|]*\| (gauge|counter|histogram) \|/gm)) documented[m[1]] = m[2];
+  assert.deepEqual(documented, live, 'docs/OPERATIONS.md metrics table = GET /metrics (names and types)');
+  const dash = JSON.parse(read('deploy/grafana/icebreaker.json'));
+  assert.ok(dash.panels.length >= 5);
+  const used = new Set();
+  for (const p of dash.panels) for (const t of p.targets || []) for (const m of t.expr.matchAll(/icebreaker_[a-z_]+/g)) used.add(m[0]);
+  for (const m of used) assert.ok(m in live, `dashboard metric ${m} exists`);
+  for (const m of ['icebreaker_connections', 'icebreaker_messages_in_total', 'icebreaker_redis_up', 'icebreaker_sendq_drops_total']) {
+    assert.ok(used.has(m), `dashboard shows ${m}`);
+  }
+  assert.ok([...used].some((m) => /sn|round/.test(m)) || JSON.stringify(dash).includes('sn.start'), 'dashboard shows rounds');
+});
+
+// ---------------------------------------------------------------- live, on loopback
+
+/**
+ * hello, join, chat through a proxy: two clients on the same node (three
+ * connect, so two share one of the two nodes; live delivery between nodes
+ * waits for issue 5), the second sees the first's chat.
+ */
+async function converse(port, ca, room) {
+  const cs = [];
+  try {
+    for (const l of ['a', 'b', 'c']) {
+      const c = await connectWss(port, ca, l);
+      cs.push(c);
+      await c.hello({ sub: uniq(l) });
+    }
+    const [a, b] = cs.filter((c) => cs.some((o) => o !== c && o.helloReply.node === c.helloReply.node));
+    await a.ok({ type: 'join', room });
+    await b.ok({ type: 'join', room });
+    const ok = await a.ok({ type: 'chat', room, text: 'through the proxy' });
+    assert.equal(typeof ok.seq, 'number');
+    await b.next(isChat(room, 'through the proxy'), DEFAULT_TIMEOUT, 'the chat through the proxy');
+  } finally {
+    await Promise.all(cs.map((c) => c.close()));
+  }
+}
+
+/**
+ * Rolling-restart building block, one proxy, two nodes sharing nothing: the
+ * node a client is on gets SIGTERM; the close 1001 reaches the client through
+ * the proxy as a close frame, the node exits 0, and the client's reconnection
+ * through the proxy lands on the other node.
+ */
+async function drainBehind(port, ca, nodes) {
+  const c = await connectWss(port, ca, 'drained');
+  const hello = await c.hello({ sub: uniq('d') });
+  const from = nodes.find((n) => n.node === hello.node);
+  const other = nodes.find((n) => n !== from);
+  assert.ok(from, `hello names one of our nodes: ${hello.node}`);
+  from.signal('SIGTERM');
+  await c.expectClose(1001, ms(8000));
+  const again = await connectWss(port, ca, 'reconnected');
+  try {
+    const h = await again.hello({ sub: uniq('d') });
+    assert.equal(h.node, other.node, 'the reconnection lands on the node still running');
+  } finally {
+    await again.close();
+  }
+  const exit = await from.waitExit(ms(10000));
+  assert.deepEqual(exit, { code: 0, signal: null }, from.describe());
+}
+
+test('nginx terminates TLS in front of the nodes: wss:// hello, join, chat; a drained node\'s client moves to the other', async () => {
+  const { ca } = await cert();
+  const nodes = [await startServer(), await startServer()];
+  const [http, tls] = [await freePort(), await freePort()];
+  const { dir, conf } = await nginxLocal('nginx-live', { http, https: tls, nodes: nodes.map((n) => n.port) });
+  const nginx = startProc('nginx', ['-p', dir + '/', '-c', conf, '-e', path.join(dir, 'error.log')]);
+  try {
+    const h = await waitFor(
+      async () => {
+        if (nginx.exit) throw new Error(`nginx exited ${JSON.stringify(nginx.exit)}: ${nginx.out}`);
+        return httpsGet(tls, '/healthz', ca).catch(() => null);
+      },
+      { timeoutMs: ms(10000), what: 'nginx answering /healthz over TLS' },
+    );
+    assert.equal(h.status, 200);
+    assert.equal(h.json.status, 'ok');
+    const plain = await httpGet({ port: http }, '/ws');
+    assert.equal(plain.status, 301, 'plain HTTP redirects');
+    assert.match(plain.headers.location, /^https:/);
+    const m = await httpsGet(tls, '/metrics', ca);
+    assert.equal(m.status, 200, '/metrics from 127.0.0.1');
+    assert.ok(parseProm(m.body).types.icebreaker_connections);
+    await converse(tls, ca, `lounge:${uniq('n')}`);
+    await drainBehind(tls, ca, nodes);
+  } finally {
+    await nginx.stop();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+test('haproxy terminates TLS in front of the nodes: wss:// hello, join, chat; a drained node\'s client moves to the other', async () => {
+  const { ca } = await cert();
+  const nodes = [await startServer(), await startServer()];
+  const [http, tls] = [await freePort(), await freePort()];
+  const { file } = await haproxyLocal('haproxy-live', { http, https: tls, nodes: nodes.map((n) => n.port) });
+  const haproxy = startProc('haproxy', ['-db', '-f', file]);
+  try {
+    const h = await waitFor(
+      async () => {
+        if (haproxy.exit) throw new Error(`haproxy exited ${JSON.stringify(haproxy.exit)}: ${haproxy.out}`);
+        return httpsGet(tls, '/healthz', ca).catch(() => null);
+      },
+      { timeoutMs: ms(10000), what: 'haproxy answering /healthz over TLS' },
+    );
+    assert.equal(h.status, 200);
+    const plain = await httpGet({ port: http }, '/ws');
+    assert.equal(plain.status, 301, 'plain HTTP redirects');
+    await converse(tls, ca, `lounge:${uniq('h')}`);
+    await drainBehind(tls, ca, nodes);
+    assert.doesNotMatch(haproxy.out, /\[ALERT\]/, haproxy.out);
+  } finally {
+    await haproxy.stop();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+// The secret the lib's tokens are signed with is the one startServer() gives.
+assert.equal(typeof SECRET, 'string');
