@@ -46,6 +46,10 @@ typedef struct ib_transport {
     void *ctx;
     /* conn has output: call back when writable. */
     void (*want_write)(void *ctx, void *conn);
+    /* Write buf at once if conn has nothing pending (no queued or partly
+     * written output): returns 0 when handed over, nonzero when the caller
+     * must queue it and ask for want_write. May be NULL (always queue). */
+    int (*write_now)(void *ctx, void *conn, ib_buf_t *buf);
     /* conn now belongs to session s (NULL: to no session; it will close
      * with the code given to close()). */
     void (*bind)(void *ctx, void *conn, ib_session_t *s);

@@ -184,6 +184,15 @@ void ib_session_send(ib_session_t *s, ib_buf_t *buf)
     if (!s->conn || s->close_code || s->state == IB_SESSION_DEAD)
         return;
     bool was_empty = s->q.count == 0;
+    /* Nothing queued: try the socket first. Most deliveries then cost one
+     * send and no poll changes (asking for a writable callback toggles
+     * POLLOUT twice per message). */
+    if (was_empty && s->srv->tr.write_now &&
+        s->srv->tr.write_now(s->srv->tr.ctx, s->conn, buf) == 0) {
+        s->srv->metrics.messages_out++;
+        s->srv->metrics.bytes_out += buf->len;
+        return;
+    }
     int rc = ib_sendq_push(&s->q, buf);
     if (rc == IB_EFULL) {
         s->srv->metrics.sendq_drops++;

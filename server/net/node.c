@@ -28,6 +28,7 @@ static struct lws_protocols protocols[] = {
          * small lws buffer keeps an idle connection near 2 KB. */
         .rx_buffer_size = 512,
     },
+    IB_ECHO_PROTOCOL_ENTRY /* test builds only (IB_TEST_ECHO): see echo.c */
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -35,6 +36,22 @@ static void tr_want_write(void *ctx, void *conn)
 {
     (void)ctx;
     lws_callback_on_writable(conn);
+}
+
+static int tr_write_now(void *ctx, void *conn, ib_buf_t *buf)
+{
+    ib_node_t *node = ctx;
+    ib_conn_t *c = lws_wsi_user(conn);
+    /* Never while lws is tearing connections down, nor behind output lws
+     * still holds: then the caller queues and waits for WRITEABLE. */
+    if (node->stopping || !c || c->close_sent || lws_partial_buffered(conn))
+        return -1;
+    /* A partial write is kept by lws and sent on POLLOUT before anything
+     * else; a failed one means the connection is going, and the message
+     * goes with it. */
+    int n = lws_write(conn, ib_buf_payload(buf), buf->len, LWS_WRITE_TEXT);
+    (void)n;
+    return 0;
 }
 
 static void tr_bind(void *ctx, void *conn, ib_session_t *s)
@@ -127,6 +144,7 @@ int ib_node_run(ib_config_t *cfg, const char *node_id)
     ib_transport_t tr = {
         .ctx = &node,
         .want_write = tr_want_write,
+        .write_now = tr_write_now,
         .bind = tr_bind,
         .close = tr_close,
         .drop = tr_drop,

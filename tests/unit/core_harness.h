@@ -76,7 +76,12 @@ static inline void harness_init(harness_t *h)
 
 static inline void harness_start(harness_t *h)
 {
-    ib_transport_t tr = {h, h_want_write, h_bind, h_close, h_drop, h_random};
+    ib_transport_t tr = {.ctx = h,
+                         .want_write = h_want_write,
+                         .bind = h_bind,
+                         .close = h_close,
+                         .drop = h_drop,
+                         .random = h_random};
     h->srv = ib_server_new(&h->cfg, &tr, h->store, "node-test");
 }
 
