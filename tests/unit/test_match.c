@@ -836,7 +836,7 @@ static void test_random_is_uniform(void **state)
         ib_match_result_clear(&r);
     }
     for (int k = 0; k < 3; k++)
-        assert_true(seen[k] > runs / 3 - 150 && seen[k] < runs / 3 + 150);
+        assert_true(seen[k] > (unsigned)(runs / 3 - 150) && seen[k] < (unsigned)(runs / 3 + 150));
     ib_match_pool_free(pool);
 }
 
