@@ -47,6 +47,8 @@ typedef struct ib_http_out {
     char *extra_headers; /* e.g. Content-Disposition; may be NULL */
 } ib_http_out_t;
 
+typedef struct ib_echo_msg ib_echo_msg_t;
+
 /* lws per-connection data (the same struct for HTTP and WebSocket). */
 typedef struct ib_conn {
     ib_session_t *session;
@@ -59,6 +61,11 @@ typedef struct ib_conn {
     size_t http_body_len;
     char *http_uri;
     bool http_post;
+#ifdef IB_TEST_ECHO
+    bool echo; /* the test-only echo protocol (echo.c): no session */
+    ib_echo_msg_t *echo_head, *echo_tail;
+    size_t echo_count, echo_bytes;
+#endif
 } ib_conn_t;
 
 int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -69,6 +76,29 @@ int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 int ib__http_request(ib_node_t *node, struct lws *wsi, ib_conn_t *c);
 int ib__http_writeable(ib_node_t *node, struct lws *wsi, ib_conn_t *c);
 void ib__http_free(ib_conn_t *c);
+
+#ifdef IB_TEST_ECHO
+/* The test-only echo protocol (echo.c), built with cmake -DIB_TEST_ECHO=ON.
+ * IB_ECHO_PROTOCOL_ENTRY goes into the vhost's protocol list. */
+#define IB_ECHO_PROTOCOL "icebreaker.echo"
+#define IB_ECHO_PROTOCOL_ENTRY                                                                     \
+    {.name = IB_ECHO_PROTOCOL,                                                                     \
+     .callback = ib__net_callback,                                                                 \
+     .per_session_data_size = sizeof(ib_conn_t),                                                   \
+     .rx_buffer_size = 512},
+/* Whether wsi chose the echo protocol. */
+bool ib__echo_selected(struct lws *wsi);
+/* Queue one complete message to be sent back (4003 when over the bounds). */
+void ib__echo_message(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char *data, size_t len,
+                      bool binary);
+/* Close with code once the queued echoes are out (clear: drop them first). */
+void ib__echo_close(struct lws *wsi, ib_conn_t *c, int code, const char *reason, bool clear);
+/* Write the first queued echo (WRITEABLE callback; the queue is not empty). */
+int ib__echo_write(struct lws *wsi, ib_conn_t *c);
+void ib__echo_free(ib_conn_t *c);
+#else
+#define IB_ECHO_PROTOCOL_ENTRY
+#endif
 
 /* Milliseconds since the Unix epoch. */
 int64_t ib__now_ms(void);

@@ -52,7 +52,7 @@ static void rx_free(ib_conn_t *c)
 }
 
 /* Fail the connection from the receive side: no more input is kept. */
-static void rx_fail(ib_conn_t *c, int code, const char *reason)
+static void rx_fail(struct lws *wsi, ib_conn_t *c, int code, const char *reason)
 {
     if (c->rx) {
         c->rx->discarding = true;
@@ -60,13 +60,47 @@ static void rx_fail(ib_conn_t *c, int code, const char *reason)
         c->rx->buf = NULL;
         c->rx->len = c->rx->cap = 0;
     }
+#ifdef IB_TEST_ECHO
+    if (c->echo) {
+        ib__echo_close(wsi, c, code, reason, false);
+        return;
+    }
+#endif
+    (void)wsi;
     ib_session_close(c->session, code, reason, true);
+}
+
+/* A complete message goes to the session (or, in test builds, back to an
+ * echo connection). */
+static void deliver(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char *data, size_t len,
+                    bool binary)
+{
+#ifdef IB_TEST_ECHO
+    if (c->echo) {
+        ib__echo_message(node, wsi, c, data, len, binary);
+        return;
+    }
+#endif
+    (void)node;
+    (void)wsi;
+    ib_session_receive(c->session, data, len, binary, ib__now_ms());
+}
+
+/* Whether input is no longer wanted: the connection is closing. */
+static bool rx_closed(const ib_conn_t *c)
+{
+    if (c->close_sent)
+        return true;
+#ifdef IB_TEST_ECHO
+    if (c->echo)
+        return c->close_code != 0;
+#endif
+    return !c->session || c->session->close_code;
 }
 
 static int on_receive(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char *in, size_t len)
 {
-    ib_session_t *s = c->session;
-    if (!s || s->close_code || c->close_sent)
+    if (rx_closed(c))
         return 0;
     if (!c->rx) {
         c->rx = calloc(1, sizeof(*c->rx));
@@ -79,23 +113,23 @@ static int on_receive(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char
     if (rx->discarding)
         return 0;
     if (rx->len + len > (size_t)node->cfg->max_message) {
-        rx_fail(c, IB_CLOSE_TOO_BIG, "message too large");
+        rx_fail(wsi, c, IB_CLOSE_TOO_BIG, "message too large");
         return 0;
     }
     if (!rx->binary && !ib_utf8_stream_feed(&rx->utf8, in, len)) {
-        rx_fail(c, IB_CLOSE_BAD_DATA, "invalid UTF-8");
+        rx_fail(wsi, c, IB_CLOSE_BAD_DATA, "invalid UTF-8");
         return 0;
     }
     bool final = lws_is_final_fragment(wsi);
     if (final && rx->len == 0) {
         /* The common case: a whole small message in one piece. */
         if (!rx->binary && !ib_utf8_stream_done(&rx->utf8)) {
-            rx_fail(c, IB_CLOSE_BAD_DATA, "invalid UTF-8");
+            rx_fail(wsi, c, IB_CLOSE_BAD_DATA, "invalid UTF-8");
             return 0;
         }
         bool binary = rx->binary;
         rx_free(c);
-        ib_session_receive(s, in, len, binary, ib__now_ms());
+        deliver(node, wsi, c, in, len, binary);
         return 0;
     }
     if (rx->len + len > rx->cap) {
@@ -113,7 +147,7 @@ static int on_receive(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char
     if (!final)
         return 0;
     if (!rx->binary && !ib_utf8_stream_done(&rx->utf8)) {
-        rx_fail(c, IB_CLOSE_BAD_DATA, "invalid UTF-8");
+        rx_fail(wsi, c, IB_CLOSE_BAD_DATA, "invalid UTF-8");
         return 0;
     }
     /* Hand over, then forget: the session may be rebound by a resume. */
@@ -122,7 +156,7 @@ static int on_receive(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char
     bool binary = rx->binary;
     rx->buf = NULL;
     rx_free(c);
-    ib_session_receive(s, buf, n, binary, ib__now_ms());
+    deliver(node, wsi, c, buf, n, binary);
     free(buf);
     return 0;
 }
@@ -180,6 +214,10 @@ static int on_writeable(struct lws *wsi, ib_conn_t *c)
     ib_session_t *s = c->session;
     if (c->close_sent)
         return 0;
+#ifdef IB_TEST_ECHO
+    if (c->echo && c->echo_head)
+        return ib__echo_write(wsi, c);
+#endif
     if (!s)
         return c->close_code ? send_close(wsi, c, c->close_code, c->close_reason) : 0;
     ib_buf_t *b = ib_session_peek(s);
@@ -211,19 +249,29 @@ static int refuse_upgrade(struct lws *wsi, unsigned int status, const char *why)
     return -1;
 }
 
-/* Whether a Sec-WebSocket-Protocol list names icebreaker.v1. */
-static bool offers_v1(const char *list)
+/* Whether a Sec-WebSocket-Protocol list names protocol. */
+static bool offers(const char *list, const char *protocol)
 {
     const char *p = list;
     while (*p) {
         while (*p == ' ' || *p == ',')
             p++;
         size_t n = strcspn(p, ", ");
-        if (n == strlen("icebreaker.v1") && !strncmp(p, "icebreaker.v1", n))
+        if (n == strlen(protocol) && !strncmp(p, protocol, n))
             return true;
         p += n;
     }
     return false;
+}
+
+/* Whether the offered sub-protocols include one we speak. */
+static bool offers_ours(const char *list)
+{
+#ifdef IB_TEST_ECHO
+    if (offers(list, IB_ECHO_PROTOCOL))
+        return true;
+#endif
+    return offers(list, "icebreaker.v1");
 }
 
 /* The handshake checks that must end in a real HTTP status. */
@@ -233,7 +281,7 @@ static int confirm_upgrade(ib_node_t *node, struct lws *wsi)
     if (header(wsi, WSI_TOKEN_GET_URI, buf, sizeof(buf)) < 0 || strcmp(buf, "/ws") != 0)
         return refuse_upgrade(wsi, HTTP_STATUS_NOT_FOUND, "WebSocket endpoint is /ws");
     /* Offered sub-protocols must include ours; none offered means v1. */
-    if (header(wsi, WSI_TOKEN_PROTOCOL, buf, sizeof(buf)) >= 0 && !offers_v1(buf))
+    if (header(wsi, WSI_TOKEN_PROTOCOL, buf, sizeof(buf)) >= 0 && !offers_ours(buf))
         return refuse_upgrade(wsi, HTTP_STATUS_BAD_REQUEST, "sub-protocol must be icebreaker.v1");
     if (node->srv->draining)
         return refuse_upgrade(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "draining");
@@ -265,6 +313,10 @@ int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 
     case LWS_CALLBACK_ESTABLISHED:
         memset(c, 0, sizeof(*c));
+#ifdef IB_TEST_ECHO
+        if ((c->echo = ib__echo_selected(wsi)))
+            return 0;
+#endif
         c->session = ib_server_accept(node->srv, wsi, ib__now_ms());
         return c->session ? 0 : -1;
 
@@ -292,7 +344,13 @@ int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     }
 
     case LWS_CALLBACK_CLOSED:
+        if (!c)
+            break;
         rx_free(c);
+#ifdef IB_TEST_ECHO
+        if (c->echo)
+            ib__echo_free(c);
+#endif
         if (c->session) {
             ib_session_t *s = c->session;
             c->session = NULL;
@@ -332,7 +390,11 @@ int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        ib__http_free(c);
+        /* No per-connection data when lws gives up on a request before
+         * binding it to our protocol (headers over its 4 KiB table: "Ran
+         * out of header data space"). */
+        if (c)
+            ib__http_free(c);
         break;
 
     default:
