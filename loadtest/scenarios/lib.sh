@@ -9,6 +9,11 @@ set -euo pipefail
 
 LT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LT_BUILD=${LT_BUILD:-$LT_ROOT/build-load}
+# LT_REV=<commit>: build the server and the generator from exactly that
+# commit (git archive into $LT_BUILD/src-<sha>), not from the work tree,
+# which other engineers may be editing; the figures then belong to a commit.
+LT_REV=${LT_REV:-}
+LT_BIN=$LT_BUILD
 LT_OUT=${LT_OUT:-$LT_ROOT/loadtest/out}
 LT_SECRET=${LT_SECRET:-loadtest-secret-$$}
 LT_SERVER_CPU=${LT_SERVER_CPU:-0}
@@ -27,9 +32,22 @@ trap lt_cleanup EXIT
 # Builds the server and the generator (RelWithDebInfo, in $LT_BUILD) and
 # installs the peer's npm packages from its lock file when they are missing.
 lt_build() {
-  lt_log "building icebreaker and ib_loadgen in $LT_BUILD"
-  cmake -S "$LT_ROOT" -B "$LT_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$LT_BUILD" -j2 --target icebreaker ib_loadgen >/dev/null
+  local src=$LT_ROOT sha
+  if [ -n "$LT_REV" ]; then
+    sha=$(git -C "$LT_ROOT" rev-parse --short "$LT_REV")
+    src=$LT_BUILD/src-$sha
+    LT_BIN=$LT_BUILD/bin-$sha
+    if [ ! -f "$src/CMakeLists.txt" ]; then
+      rm -rf "$src"
+      mkdir -p "$src"
+      git -C "$LT_ROOT" archive "$sha" | tar -x -C "$src"
+    fi
+    lt_log "building icebreaker and ib_loadgen of commit $sha in $LT_BIN"
+  else
+    lt_log "building icebreaker and ib_loadgen from the work tree (HEAD $(git -C "$LT_ROOT" rev-parse --short HEAD)$(git -C "$LT_ROOT" diff --quiet HEAD -- server protocol include || echo ', with local changes')) in $LT_BIN"
+  fi
+  cmake -S "$src" -B "$LT_BIN" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$LT_BIN" -j2 --target icebreaker ib_loadgen >/dev/null
   if [ ! -d "$LT_ROOT/loadtest/peer/node_modules/ws" ]; then
     lt_log "installing the peer's packages (npm ci)"
     (cd "$LT_ROOT/loadtest/peer" && npm ci --no-audit --no-fund >/dev/null)
@@ -62,7 +80,7 @@ lt_start() {
   : >"$log"
   case $kind in
   icebreaker)
-    taskset -c "$LT_SERVER_CPU" "$LT_BUILD/icebreaker" serve --host 127.0.0.1 --port 0 \
+    taskset -c "$LT_SERVER_CPU" "$LT_BIN/icebreaker" serve --host 127.0.0.1 --port 0 \
       --jwt-secret "$LT_SECRET" "$@" >"$log" 2>&1 &
     ;;
   peer)
@@ -124,7 +142,7 @@ lt_wait_quiet() {
 # started last, once the machine is quiet.
 lt_gen() {
   lt_wait_quiet
-  taskset -c "$LT_GEN_CPU" "$LT_BUILD/ib_loadgen" --host 127.0.0.1 --port "$LT_PORT" \
+  taskset -c "$LT_GEN_CPU" "$LT_BIN/ib_loadgen" --host 127.0.0.1 --port "$LT_PORT" \
     --secret "$LT_SECRET" --server-pid "$LT_PID" "$@"
 }
 
