@@ -2,6 +2,9 @@
  * The test-only echo protocol (sub-protocol "icebreaker.echo"), compiled in
  * only with cmake -DIB_TEST_ECHO=ON so that no production binary has it.
  *
+ * Even then it is off unless the environment says ICEBREAKER_TEST_ECHO=1:
+ * a binary built with it by mistake still refuses the sub-protocol (400).
+ *
  * It exists for the WebSocket conformance tests
  * (tests/integration/conformance.test.mjs): a connection that chose it has
  * no session and no hello; every complete message it sends, after the same
@@ -23,6 +26,16 @@ struct ib_echo_msg {
     bool binary;
     unsigned char data[]; /* LWS_PRE headroom, then len payload bytes */
 };
+
+bool ib__echo_enabled(void)
+{
+    static int enabled = -1;
+    if (enabled < 0) {
+        const char *v = getenv("ICEBREAKER_TEST_ECHO");
+        enabled = v && !strcmp(v, "1");
+    }
+    return enabled;
+}
 
 bool ib__echo_selected(struct lws *wsi)
 {

@@ -86,6 +86,8 @@ void ib__http_free(ib_conn_t *c);
      .callback = ib__net_callback,                                                                 \
      .per_session_data_size = sizeof(ib_conn_t),                                                   \
      .rx_buffer_size = 512},
+/* Whether ICEBREAKER_TEST_ECHO=1 turns the echo protocol on. */
+bool ib__echo_enabled(void);
 /* Whether wsi chose the echo protocol. */
 bool ib__echo_selected(struct lws *wsi);
 /* Queue one complete message to be sent back (4003 when over the bounds). */

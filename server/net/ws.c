@@ -268,7 +268,7 @@ static bool offers(const char *list, const char *protocol)
 static bool offers_ours(const char *list)
 {
 #ifdef IB_TEST_ECHO
-    if (offers(list, IB_ECHO_PROTOCOL))
+    if (ib__echo_enabled() && offers(list, IB_ECHO_PROTOCOL))
         return true;
 #endif
     return offers(list, "icebreaker.v1");
