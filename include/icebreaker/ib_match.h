@@ -96,6 +96,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #define IB_MATCH_TAGS_MAX 32                        /* tags per list (interests, offers, seeks) */
 #define IB_MATCH_TAG_LEN_MAX 64                     /* code points per tag */
 #define IB_MATCH_W_INTEREST 1                       /* affinity of a shared interest */
@@ -180,6 +182,17 @@ bool ib_match_pool_blocked(const ib_match_pool_t *pool, uint32_t a, uint32_t b);
  * orders repeats, least recent first). Returns 0, IB_EBADREQ or IB_ENOMEM. */
 int ib_match_pool_met(ib_match_pool_t *pool, uint32_t a, uint32_t b, uint32_t round);
 unsigned ib_match_pool_met_count(const ib_match_pool_t *pool, uint32_t a, uint32_t b);
+
+/*
+ * The whole pool as JSON, and back: the tag dictionary in its order, the
+ * people in handle order (profiles, active, seat, byes), the seats' count,
+ * every pair's history and blocks. A pool read back gives the same handles
+ * and the same rounds as the one written (what another node needs to take a
+ * session over). to_json returns NULL on ENOMEM. from_json returns 0,
+ * IB_EBADREQ for anything malformed (nothing is built) or IB_ENOMEM.
+ */
+json_t *ib_match_pool_to_json(const ib_match_pool_t *pool);
+int ib_match_pool_from_json(const json_t *j, ib_match_pool_t **out);
 
 /* Byes so far; ib_match_pool_add_bye adds delta (negative to undo one that
  * was cancelled), never going below zero. */

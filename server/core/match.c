@@ -615,6 +615,181 @@ void ib_match_pool_add_bye(ib_match_pool_t *pool, uint32_t h, int delta)
     pool->people[h].byes = v < 0 ? 0 : (uint32_t)v;
 }
 
+/* ---- serialisation ---- */
+
+static json_t *tag_list(const ib__person_t *p, size_t from, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_integer(p->tags[from + i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+json_t *ib_match_pool_to_json(const ib_match_pool_t *pool)
+{
+    json_t *j = json_object(), *tags = json_array(), *people = json_array(), *pairs = json_array();
+    if (!j || !tags || !people || !pairs)
+        goto oom;
+    json_object_set_new(j, "tags", tags);
+    json_object_set_new(j, "people", people);
+    json_object_set_new(j, "pairs", pairs);
+    for (size_t i = 0; i < pool->n_tags; i++)
+        if (json_array_append_new(tags, json_string(pool->tags[i].name)))
+            goto oom;
+    for (size_t h = 0; h < pool->n_people; h++) {
+        const ib__person_t *p = &pool->people[h];
+        json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:b, s:o, s:I}", "id", p->id, "i",
+                              tag_list(p, 0, p->ni), "o", tag_list(p, p->ni, p->no), "s",
+                              tag_list(p, (size_t)p->ni + p->no, p->ns), "active", p->active,
+                              "seat",
+                              p->seat == IB_MATCH_NONE ? json_null() : json_integer(p->seat),
+                              "byes", (json_int_t)p->byes);
+        if (!o || json_array_append_new(people, o))
+            goto oom;
+    }
+    json_object_set_new(j, "seats", json_integer((json_int_t)pool->n_seats));
+    for (size_t i = 0; i < pool->pair_cap; i++) {
+        const ib__pair_t *p = &pool->pairs[i];
+        if (!p->key)
+            continue;
+        uint64_t k = p->key - 1;
+        json_t *a = json_pack("[I,I,i,I,b]", (json_int_t)(k >> 32), (json_int_t)(k & 0xffffffffu),
+                              (int)p->met, (json_int_t)p->last, (int)p->blocked);
+        if (!a || json_array_append_new(pairs, a))
+            goto oom;
+    }
+    return j;
+oom:
+    json_decref(j);
+    json_decref(tags);
+    json_decref(people);
+    json_decref(pairs);
+    return NULL;
+}
+
+/* Tag names of a JSON list of dictionary indices; false when malformed. */
+static bool names_of(const json_t *list, const json_t *tags, const char **out, size_t *n)
+{
+    if (!json_is_array(list) || json_array_size(list) > IB_MATCH_TAGS_MAX)
+        return false;
+    *n = json_array_size(list);
+    for (size_t i = 0; i < *n; i++) {
+        json_t *x = json_array_get(list, i);
+        if (!json_is_integer(x) || json_integer_value(x) < 0 ||
+            (size_t)json_integer_value(x) >= json_array_size(tags))
+            return false;
+        out[i] = json_string_value(json_array_get(tags, (size_t)json_integer_value(x)));
+        if (!out[i])
+            return false;
+    }
+    return true;
+}
+
+int ib_match_pool_from_json(const json_t *j, ib_match_pool_t **out)
+{
+    *out = NULL;
+    json_t *tags = json_object_get(j, "tags"), *people = json_object_get(j, "people");
+    json_t *pairs = json_object_get(j, "pairs"), *seats = json_object_get(j, "seats");
+    if (!json_is_array(tags) || !json_is_array(people) || !json_is_array(pairs) ||
+        !json_is_integer(seats) || json_integer_value(seats) < 0 ||
+        json_integer_value(seats) > IB__SEAT_MAX)
+        return IB_EBADREQ;
+    ib_match_pool_t *pool = ib_match_pool_new();
+    if (!pool)
+        return IB_ENOMEM;
+    int err = 0;
+    /* The dictionary first, in order, so that tags get the same ids. */
+    for (size_t i = 0; i < json_array_size(tags) && !err; i++) {
+        const char *t = json_string_value(json_array_get(tags, i));
+        uint32_t id;
+        if (!tag_valid(t))
+            err = IB_EBADREQ;
+        else if (!(err = tag_intern(pool, t, &id)) && id != i)
+            err = IB_EBADREQ; /* two spellings of one tag */
+    }
+    for (size_t h = 0; h < json_array_size(people) && !err; h++) {
+        json_t *o = json_array_get(people, h);
+        const char *in[IB_MATCH_TAGS_MAX], *of[IB_MATCH_TAGS_MAX], *se[IB_MATCH_TAGS_MAX];
+        ib_match_profile_t pr = {in, 0, of, 0, se, 0};
+        json_t *byes = json_object_get(o, "byes");
+        uint32_t got;
+        if (!names_of(json_object_get(o, "i"), tags, in, &pr.n_interests) ||
+            !names_of(json_object_get(o, "o"), tags, of, &pr.n_offers) ||
+            !names_of(json_object_get(o, "s"), tags, se, &pr.n_seeks) || !json_is_integer(byes) ||
+            json_integer_value(byes) < 0 || json_integer_value(byes) > UINT32_MAX) {
+            err = IB_EBADREQ;
+            break;
+        }
+        if ((err = ib_match_pool_put(pool, json_string_value(json_object_get(o, "id")), &pr, &got)))
+            break;
+        if (got != h) { /* the same id twice */
+            err = IB_EBADREQ;
+            break;
+        }
+        pool->people[h].byes = (uint32_t)json_integer_value(byes);
+    }
+    /* Seats: all of them (empty ones at the end shape the circle too), then
+     * each active person on theirs. */
+    if (!err && (err = seats_reserve(pool, (size_t)json_integer_value(seats) + 1)) == 0) {
+        pool->n_seats = (size_t)json_integer_value(seats);
+        for (size_t s = 0; s < pool->n_seats; s++)
+            pool->seat_owner[s] = IB_MATCH_NONE;
+    }
+    for (size_t h = 0; h < json_array_size(people) && !err; h++) {
+        json_t *o = json_array_get(people, h), *seat = json_object_get(o, "seat");
+        json_t *active = json_object_get(o, "active");
+        if (!json_is_boolean(active)) {
+            err = IB_EBADREQ;
+            break;
+        }
+        if (!json_is_true(active)) {
+            if (!json_is_null(seat))
+                err = IB_EBADREQ;
+            continue;
+        }
+        if (!json_is_integer(seat) || json_integer_value(seat) < 0 ||
+            (size_t)json_integer_value(seat) >= pool->n_seats ||
+            pool->seat_owner[json_integer_value(seat)] != IB_MATCH_NONE) {
+            err = IB_EBADREQ;
+            break;
+        }
+        ib__person_t *p = &pool->people[h];
+        p->active = true;
+        p->seat = (uint32_t)json_integer_value(seat);
+        pool->seat_owner[p->seat] = (uint32_t)h;
+        pool->n_active++;
+    }
+    pool->low_free = 0;
+    for (size_t i = 0; i < json_array_size(pairs) && !err; i++) {
+        json_t *a = json_array_get(pairs, i);
+        json_int_t x, y, met, last;
+        int blocked;
+        if (json_unpack((json_t *)a, "[IIIIb]", &x, &y, &met, &last, &blocked) || x < 0 || y < 0 ||
+            x == y || (size_t)x >= pool->n_people || (size_t)y >= pool->n_people || met < 0 ||
+            met > UINT16_MAX || last < 0 || last > UINT32_MAX) {
+            err = IB_EBADREQ;
+            break;
+        }
+        ib__pair_t *p = pair_put(pool, (uint32_t)x, (uint32_t)y);
+        if (!p) {
+            err = IB_ENOMEM;
+            break;
+        }
+        p->met = (uint16_t)met;
+        p->last = (uint32_t)last;
+        p->blocked = blocked != 0;
+    }
+    if (err) {
+        ib_match_pool_free(pool);
+        return err;
+    }
+    *out = pool;
+    return 0;
+}
+
 /* ---- affinity ---- */
 
 static int common(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
