@@ -112,12 +112,15 @@ test('lounge, speed networking with video, feedback and the host console in Chro
   everyone.push(host, ada, ben, chen);
   const attendees = [ada, ben, chen];
 
+  const t0 = Date.now();
+  const mark = (what) => process.env.E2E_TIMING && console.log(`# ${((Date.now() - t0) / 1000).toFixed(1)} s ${what}`);
   // ---- sign in ----
   await signIn(host, { name: 'Hana Host', role: 'host', headline: 'Community lead' });
   await signIn(ada, { name: 'Ada Lovelace', role: 'attendee', headline: 'Engineer, Analytical Engines', interests: 'ai, mathematics', offers: 'mentoring', seeks: 'funding', email: 'ada@example.org', company: 'Analytical Engines' });
   await signIn(ben, { name: 'Ben Okri', role: 'attendee', headline: 'Angel investor', interests: 'ai, writing', offers: 'funding', seeks: 'mentoring', email: 'ben@example.org', company: 'Okri Ventures' });
   await signIn(chen, { name: 'Chen Wei', role: 'attendee', headline: 'Robotics student', interests: 'robotics, ai', seeks: 'internship', email: 'chen@example.org' });
 
+  mark('the lounge');
   // ---- the lounge: everyone sees everyone ----
   for (const p of everyone) {
     await p.page.waitForFunction((n) => document.querySelectorAll('#people-list li.person').length === n, 4, { timeout: 10000 });
@@ -126,6 +129,7 @@ test('lounge, speed networking with video, feedback and the host console in Chro
     assert.equal(await p.page.locator('#people-count').textContent(), '(4)');
   }
 
+  mark('chat');
   // ---- chat ----
   await ada.page.getByLabel('Message to the lounge').fill('Hello everyone, Ada here!');
   await ada.page.getByRole('button', { name: 'Send' }).click();
@@ -138,8 +142,13 @@ test('lounge, speed networking with video, feedback and the host console in Chro
   await ben.page.getByLabel('Message to the lounge').fill('Hi Ada! Looking forward to it.');
   await ben.page.getByLabel('Message to the lounge').press('Enter');
   await ada.page.locator('#chat-log li.msg', { hasText: 'Looking forward' }).waitFor({ timeout: 5000 });
+  // An announcement from the host reaches everyone.
+  await host.page.getByLabel('Announcement to everyone').fill('Speed networking starts in one minute: join from the panel.');
+  await host.page.getByRole('button', { name: 'Announce' }).click();
+  for (const p of attendees) await p.page.locator('.announcement', { hasText: 'Speed networking starts in one minute' }).waitFor({ timeout: 5000 });
   await shot(ada, 'lounge.png');
 
+  mark('network loss');
   // ---- network loss: Ben's page reconnects and resumes, and says so ----
   await ben.context.setOffline(true);
   await ben.page.locator('#conn[data-state=reconnecting]').waitFor({ timeout: 15000 });
@@ -150,6 +159,7 @@ test('lounge, speed networking with video, feedback and the host console in Chro
   // Resumed within the grace period: the others never saw Ben leave.
   assert.equal(await ada.page.locator('#people-list li.person').count(), 4);
 
+  mark('the host creates');
   // ---- the host creates a session; attendees opt in ----
   const hp = host.page;
   await hp.getByLabel('Pairing').selectOption('interests');
@@ -168,6 +178,7 @@ test('lounge, speed networking with video, feedback and the host console in Chro
   // Live participant count on the console.
   await hp.waitForFunction(() => document.querySelector('#host-participants')?.textContent === '3', null, { timeout: 5000 });
 
+  mark('round 1 ----');
   // ---- round 1 ----
   await hp.getByRole('button', { name: 'Start' }).click();
   const r1 = new Map();
@@ -189,7 +200,7 @@ test('lounge, speed networking with video, feedback and the host console in Chro
   }
   // Everyone likes "ai": whoever is paired sees it as a reason.
   for (const p of pairs1) assert.ok((await p.page.locator('#sn-match .chip').allTextContents()).includes('You both like ai'));
-  await byes1[0].page.getByText('you sit this one out').waitFor();
+  await byes1[0].page.locator('#sn-match').getByText('you sit this one out').waitFor();
   // Countdowns, on everyone's screen, running down.
   for (const p of attendees) {
     const s = await countdown(p);
@@ -205,6 +216,7 @@ test('lounge, speed networking with video, feedback and the host console in Chro
   await hp.waitForFunction(() => document.querySelector('#host-round')?.textContent === '1 of 2', null, { timeout: 3000 });
   await shot(host, 'host-console.png');
 
+  mark('round 1 ends');
   // ---- round 1 ends: feedback, mutual connect ----
   for (const p of attendees) await p.page.locator('#sn[data-phase=break], #sn[data-phase=round][data-round="2"]').waitFor({ timeout: (ROUND_S + 2) * 1000 });
   assert.equal(await x.page.locator('#sn-call .tile').count(), 0, 'the call closed with the round');
@@ -218,6 +230,7 @@ test('lounge, speed networking with video, feedback and the host console in Chro
   }
   assert.equal(await byes1[0].page.locator('#sn-connections-list li').count(), 0);
 
+  mark('round 2');
   // ---- round 2: the one who sat out is paired now ----
   const r2 = new Map();
   for (const p of attendees) r2.set(p, await matchOf(p, 2, (BREAK_S + 4) * 1000));
@@ -232,7 +245,7 @@ test('lounge, speed networking with video, feedback and the host console in Chro
   await callConnected(v, u);
   assert.ok(pairs2.includes(chen) || byes2.includes(chen));
   await shot(chen, chen === byes2[0] ? 'round-phone-bye.png' : 'round-phone.png');
-  await byes2[0].page.getByText('you sit this one out').waitFor();
+  await byes2[0].page.locator('#sn-match').getByText('you sit this one out').waitFor();
 
   // A one-sided wish is never revealed: u says yes, v says no.
   await giveFeedback(u, 2, v, { rating: 3, connect: true });
@@ -241,6 +254,7 @@ test('lounge, speed networking with video, feedback and the host console in Chro
   assert.equal(await u.page.locator(`#sn-connections-list li[data-user="${v.id}"]`).count(), 0);
   assert.equal(await v.page.locator(`#sn-connections-list li[data-user="${u.id}"]`).count(), 0);
 
+  mark('the end');
   // ---- the end, and the report ----
   for (const p of attendees) await p.page.locator('#sn[data-phase=ended]').waitFor({ timeout: (ROUND_S + 4) * 1000 });
   await hp.locator('#host-session[data-phase=ended]').waitFor({ timeout: 5000 });
@@ -252,6 +266,7 @@ test('lounge, speed networking with video, feedback and the host console in Chro
   assert.ok(reportText.includes(`${x.name} and ${y.name} (round 1)`) || reportText.includes(`${y.name} and ${x.name} (round 1)`), reportText);
   await shot(host, 'host-report.png');
 
+  mark('no console');
   // ---- no console errors anywhere ----
   const errors = everyone.flatMap((p) => p.errors);
   assert.deepEqual(errors, [], `console errors:\n${errors.join('\n')}`);

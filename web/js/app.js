@@ -171,6 +171,7 @@ function startApp(token, config) {
   };
 
   document.title = `Icebreaker · ${claims.event || ''}`;
+  document.body.dataset.role = claims.role || 'attendee';
   $('#event-name').textContent = claims.event ? `· ${claims.event}` : '';
   $('#me').hidden = false;
   $('#me-name').textContent = `${claims.name || ''}${claims.role && claims.role !== 'attendee' ? ` (${claims.role})` : ''}`;

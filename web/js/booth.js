@@ -56,8 +56,15 @@ export class BoothView {
       this.call.close();
       this.call = null;
     }
+    // Re-rendering replaces the buttons: keep the keyboard focus where it was.
+    const focused = document.activeElement && this.root.contains(document.activeElement) ? document.activeElement.id : null;
     if (this.staffOf) this.renderStaff();
     else this.renderVisitor();
+    if (focused && document.activeElement === document.body) {
+      const again = document.getElementById(focused);
+      if (again) again.focus();
+      else this.heading.focus();
+    }
     // The video lives in a container that is never re-rendered: moving a
     // playing <video> around the DOM would pause it.
     const live = Boolean(this.meeting && !this.meeting.ended);
@@ -102,7 +109,7 @@ export class BoothView {
         h('div', {}, h('p', { class: 'partner-name' }, w.name), w.headline ? h('p', { class: 'partner-headline' }, w.headline) : null),
       ),
       asStaff ? null : this.leadBlock(m.booth),
-      h('button', { type: 'button', class: 'danger', onclick: () => this.endMeeting() }, 'End the conversation'),
+      h('button', { id: 'booth-end', type: 'button', class: 'danger', onclick: () => this.endMeeting() }, 'End the conversation'),
     );
   }
 
@@ -118,7 +125,7 @@ export class BoothView {
       ),
       h(
         'button',
-        { type: 'button', class: shared ? '' : 'primary', onclick: () => this.consent(booth, !shared) },
+        { id: 'booth-lead-button', type: 'button', class: shared ? '' : 'primary', onclick: () => this.consent(booth, !shared) },
         shared ? `Withdraw my details from ${booth}` : `Share my contact details with ${booth}`,
       ),
     );
@@ -131,7 +138,7 @@ export class BoothView {
       { id: 'booth-queue-form', class: 'inline-form', onsubmit: (e) => this.queue(e) },
       h('label', { for: 'booth-id' }, 'Booth to visit'),
       h('input', { id: 'booth-id', name: 'booth', required: true, pattern: '[A-Za-z0-9._\\-]{1,64}', autocomplete: 'off', value: q ? q.booth : this.suggested, placeholder: 'e.g. acme' }),
-      h('button', { type: 'submit', class: 'primary' }, 'Join the queue'),
+      h('button', { id: 'booth-join', type: 'submit', class: 'primary' }, 'Join the queue'),
     );
     const parts = [];
     if (this.meeting) parts.push(this.meetingBlock(false));
@@ -142,7 +149,7 @@ export class BoothView {
           { class: 'card queue', dataset: { booth: q.booth, position: q.position } },
           h('p', { id: 'booth-position', class: 'big' }, q.position === 1 ? `You are next at ${q.booth}.` : `You are ${ordinal(q.position)} in line at ${q.booth}.`),
           h('p', {}, waitText(q.wait_s)),
-          h('button', { type: 'button', onclick: () => this.unqueue() }, 'Leave the queue'),
+          h('button', { id: 'booth-unqueue', type: 'button', onclick: () => this.unqueue() }, 'Leave the queue'),
         ),
       );
     } else if (!this.meeting || this.meeting.ended) {
@@ -161,11 +168,7 @@ export class BoothView {
         'div',
         { class: 'staff-bar' },
         h('button', { id: 'booth-next', type: 'button', class: 'primary', disabled: this.meeting && !this.meeting.ended ? true : null, onclick: () => this.next() }, 'Next visitor'),
-        h(
-          'p',
-          { id: 'booth-stats', role: 'status' },
-          stats ? `${stats.queued} waiting · ${stats.meetings} conversations · ${stats.leads} leads${stats.median_wait_s !== null && stats.median_wait_s !== undefined ? ` · median wait ${Math.round(stats.median_wait_s)} s` : ''}` : '',
-        ),
+        h('p', { id: 'booth-stats' }, this.statsText()),
       ),
       h('p', { id: 'booth-note', role: 'status', class: 'note' }),
       this.meetingBlock(true),
@@ -180,7 +183,7 @@ export class BoothView {
             leads.map((l) => h('li', { dataset: { user: l.id } }, h('strong', {}, l.name), l.headline ? ` · ${l.headline}` : '', l.email ? ` · ${l.email}` : '', l.company ? ` · ${l.company}` : '')),
           )
         : h('p', { class: 'hint' }, 'Visitors who share their details appear here.'),
-      h('button', { type: 'button', onclick: () => this.exportCsv() }, 'Download leads (CSV)'),
+      h('button', { id: 'booth-export-button', type: 'button', onclick: () => this.exportCsv() }, 'Download leads (CSV)'),
       h('span', { id: 'booth-export' }),
     );
   }
@@ -289,6 +292,7 @@ export class BoothView {
     if (!this.staffOf) return;
     this.leads.set(e.lead.id, e.lead);
     this.render();
+    this.refreshStats();
     say(`New lead: ${e.lead.name}.`);
   }
 
@@ -298,11 +302,18 @@ export class BoothView {
     return accept === 'application/json' ? res.json() : res.text();
   }
 
+  statsText() {
+    const s = this.stats;
+    if (!s) return '';
+    const wait = s.median_wait_s !== null && s.median_wait_s !== undefined ? ` · median wait ${Math.round(s.median_wait_s)} s` : '';
+    return `${s.queued} waiting · ${s.meetings} conversations · ${s.leads} leads${wait}`;
+  }
+
   async refreshStats() {
     try {
       this.stats = await this.api(`/api/booths/${encodeURIComponent(this.staffOf)}/stats`);
       const el = $('#booth-stats');
-      if (el) this.render();
+      if (el) el.textContent = this.statsText();
     } catch {
       /* stats are a convenience; the next refresh will try again */
     }

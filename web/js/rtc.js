@@ -249,6 +249,7 @@ export class Call {
     this.conn.removeEventListener('signal', this.onSignal);
     for (const p of this.peers.values()) p.close();
     this.localVideo.srcObject = null;
+    this.container.replaceChildren();
     this.container.dataset.state = 'closed';
   }
 }
