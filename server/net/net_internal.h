@@ -61,12 +61,21 @@ typedef struct ib_conn {
     size_t http_body_len;
     char *http_uri;
     bool http_post;
+    int guard_fd; /* rxguard.c: the socket it scans, plus one (0: none) */
 #ifdef IB_TEST_ECHO
     bool echo; /* the test-only echo protocol (echo.c): no session */
     ib_echo_msg_t *echo_head, *echo_tail;
     size_t echo_count, echo_bytes;
 #endif
 } ib_conn_t;
+
+/* The frame guard (rxguard.c): lws accepted fd; a connection upgraded
+ * (returns -1 when it must close: frames before the 101 were refused); a
+ * connection going; the table freed at exit. */
+void ib__rxguard_accepted(int fd);
+int ib__rxguard_established(struct lws *wsi, ib_conn_t *c);
+void ib__rxguard_forget(ib_conn_t *c);
+void ib__rxguard_free(void);
 
 int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len);

@@ -236,6 +236,7 @@ out:
         lws_context_destroy(node.ctx);
     }
     ib_server_free(node.srv);
+    ib__rxguard_free();
     uv_run(&loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop))
         ib__log("warn", "event loop closed with handles still open");

@@ -311,8 +311,19 @@ int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return confirm_upgrade(node, wsi);
 
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        ib__rxguard_accepted((int)(intptr_t)in);
+        return 0;
+
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (c)
+            ib__rxguard_forget(c);
+        return 0;
+
     case LWS_CALLBACK_ESTABLISHED:
         memset(c, 0, sizeof(*c));
+        if (ib__rxguard_established(wsi, c))
+            return -1;
 #ifdef IB_TEST_ECHO
         if ((c->echo = ib__echo_selected(wsi)))
             return 0;

@@ -9,6 +9,8 @@ import { connect, connectUser, assertServes } from './lib/client.mjs';
 import { RawWs, encodeFrame } from './lib/raw.mjs';
 import { token } from './lib/jwt.mjs';
 import { uniq } from './lib/util.mjs';
+import net from 'node:net';
+import crypto from 'node:crypto';
 
 const LIMIT = 64 * 1024;
 
@@ -212,6 +214,7 @@ describe('framing errors (RFC 6455: close 1002)', () => {
       Buffer.concat([encodeFrame(0x1, '{"type":', { fin: false }), encodeFrame(0x1, '"ping"}')]),
     'a fragmented control frame': () => encodeFrame(0x9, 'x', { fin: false }),
     'a control frame over 125 bytes (126-byte ping)': () => encodeFrame(0x9, Buffer.alloc(126, 0x61)),
+    'a 64-bit length with its top bit set': () => Buffer.from([0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]),
     'an unmasked client frame': () => encodeFrame(0x1, JSON.stringify({ type: 'ping', id: 1 }), { mask: false }),
     'a close frame with a 1-byte payload': () => encodeFrame(0x8, Buffer.from([3])),
     'a close frame with code 5000': () => encodeFrame(0x8, Buffer.from([0x13, 0x88])),
@@ -246,6 +249,90 @@ describe('framing errors (RFC 6455: close 1002)', () => {
     assert.equal(c.frame, true);
     assert.equal(c.code, 1000);
     r.destroy();
+  });
+});
+
+/**
+ * Send the upgrade request and `frames` in one write (a client that does not
+ * wait for the 101), read until the server ends the connection or deadline.
+ * Resolves {status, frames: [{opcode, payload}], ended}.
+ */
+async function pipelined(srv, frames, timeoutMs = 5000) {
+  const sock = net.connect(srv.port, '127.0.0.1');
+  await new Promise((resolve, reject) => {
+    sock.once('connect', resolve);
+    sock.once('error', reject);
+  });
+  const req = [
+    'GET /ws HTTP/1.1',
+    `Host: 127.0.0.1:${srv.port}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}`,
+    'Sec-WebSocket-Version: 13',
+    'Sec-WebSocket-Protocol: icebreaker.v1',
+  ].join('\r\n') + '\r\n\r\n';
+  sock.write(Buffer.concat([Buffer.from(req), ...frames]));
+  const end = await new Promise((resolve) => {
+    let buf = Buffer.alloc(0);
+    let ended = false;
+    const done = () => {
+      clearTimeout(t);
+      resolve({ buf, ended });
+    };
+    const t = setTimeout(done, timeoutMs);
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      // Done at the first close frame or the first text frame after the head.
+      const h = buf.indexOf('\r\n\r\n');
+      if (h >= 0 && buf.length >= h + 6) done();
+    });
+    sock.on('close', () => {
+      ended = true;
+      done();
+    });
+    sock.on('error', () => {});
+  });
+  sock.destroy();
+  const h = end.buf.indexOf('\r\n\r\n');
+  const status = Number(/^HTTP\/1\.1 (\d+)/.exec(end.buf.toString('latin1'))?.[1]);
+  const raw = new RawWs(new net.Socket(), end.buf.subarray(h + 4));
+  return { status, frames: raw.frames, ended: end.ended };
+}
+
+describe('frames sent before the 101 (client did not wait)', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer();
+  });
+  after(async () => {
+    await srv?.stopClean();
+  });
+
+  // RFC 6455 4.1 forbids it; lws 4.1.6 misreads such a frame (its payload
+  // stays masked), so a text message arrives as bytes that are not UTF-8
+  // and closes with 1007. PROTOCOL.md lists this exception.
+  test('a valid hello right behind the request is misread by lws 4.1.6: 1007', async () => {
+    // A key with every top bit set: the still-masked ASCII payload is all
+    // lone continuation bytes, never valid UTF-8.
+    const payload = Buffer.from(JSON.stringify({ type: 'hello', id: 1, token: token({}) }));
+    const key = Buffer.from([0x80, 0x91, 0xa2, 0xb3]);
+    const masked = Buffer.from(payload.map((b, i) => b ^ key[i & 3]));
+    const head = Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+    assert.ok(payload.length >= 126 && payload.length < 65536);
+    const r = await pipelined(srv, [Buffer.concat([head, key, masked])]);
+    assert.equal(r.status, 101);
+    assert.equal(r.frames[0]?.opcode, 0x8, JSON.stringify(r.frames));
+    assert.equal(r.frames[0].payload.readUInt16BE(0), 1007);
+  });
+
+  test('an unmasked frame right behind the request closes with 1002', async () => {
+    const bad = encodeFrame(0x1, JSON.stringify({ type: 'ping', id: 1 }), { mask: false });
+    const r = await pipelined(srv, [bad]);
+    assert.equal(r.status, 101);
+    assert.equal(r.frames[0]?.opcode, 0x8, JSON.stringify(r.frames));
+    assert.equal(r.frames[0].payload.readUInt16BE(0), 1002);
+    assert.equal(r.frames[0].payload.subarray(2).toString(), 'unmasked frame');
   });
 });
 
