@@ -55,7 +55,7 @@ static ib_wsf_error_t feed_split(const uint8_t *p, size_t n, size_t step, size_t
 static void good_streams_pass_however_split(void **state)
 {
     (void)state;
-    static uint8_t buf[80000];
+    static uint8_t buf[140000];
     size_t n = 0;
     n += frame(buf + n, 0x81, 0, true);
     n += frame(buf + n, 0x81, 125, true);
