@@ -77,7 +77,7 @@ static void good_streams_pass_however_split(void **state)
  * the chunking, and sticky. */
 static void check_refused(uint8_t b0, uint64_t len, bool mask, ib_wsf_error_t want)
 {
-    static uint8_t buf[70000];
+    static uint8_t buf[80000];
     size_t n = frame(buf, 0x81, 10, true);
     n += frame(buf + n, 0x82, 200, true);
     size_t bad = n;
