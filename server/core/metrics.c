@@ -108,7 +108,8 @@ char *ib_metrics_render(const ib_server_t *srv, size_t *len)
              (unsigned long long)m->closes_by_code[codes[i]]);
     const char *redis = srv->store->ops->health(srv->store);
     outf(&o,
-         "# HELP icebreaker_redis_up 1 when the shared store answers (absent in one-node mode)\n"
+         "# HELP icebreaker_redis_up 1 when the shared store answers, 0 when Redis is down (1 in "
+         "one-node mode)\n"
          "# TYPE icebreaker_redis_up gauge\nicebreaker_redis_up %d\n",
          strcmp(redis, "down") ? 1 : 0);
     if (o.failed) {
