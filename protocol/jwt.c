@@ -199,7 +199,7 @@ static int claims_from(json_t *c, int64_t now_s, ib_claims_t *out)
     json_t *exp = json_object_get(c, "exp");
     if (!json_is_integer(exp))
         return IB_EBADCLAIM;
-    if (json_integer_value(exp) + IB_JWT_LEEWAY_S < now_s)
+    if (json_integer_value(exp) < now_s - IB_JWT_LEEWAY_S) /* exp may be near INT64_MAX */
         return IB_EEXPIRED;
     const char *sub = json_string_value(json_object_get(c, "sub"));
     const char *event = json_string_value(json_object_get(c, "event"));

@@ -387,7 +387,9 @@ int ib_h_hello(ib_req_t *req)
         send_auth_failure(req, IB_EUNAUTH, "this user was removed from the event by a host");
         return 0;
     }
-    int64_t expires = (c.exp + IB_JWT_LEEWAY_S) * 1000;
+    /* In ms; an exp past year 10^8 (INT64_MAX / 1000 s) means never. */
+    const int64_t never_s = INT64_MAX / 1000 - IB_JWT_LEEWAY_S;
+    int64_t expires = ((c.exp < never_s ? c.exp : never_s) + IB_JWT_LEEWAY_S) * 1000;
     ib_session_t *target = s;
     bool resumed = false;
     ib_session_t *old = resume ? ib_map_get(&srv->resumes, resume) : NULL;
