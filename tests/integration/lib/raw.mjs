@@ -239,6 +239,66 @@ export class RawWs {
   destroy() {
     this.socket.destroy();
   }
+
+  /**
+   * Write `buf` in pieces of `size` bytes, one socket write each (Nagle off),
+   * waiting `delayMs` between them: the server reads the bytes in many
+   * parts, down to one byte at a time. Stops early once the socket ended.
+   */
+  async sendChopped(buf, size = 1, delayMs = 0) {
+    this.socket.setNoDelay(true);
+    for (let i = 0; i < buf.length && !this.ended; i += size) {
+      await this.send(buf.subarray(i, i + size));
+      if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+
+  /**
+   * The next complete message or control frame from the server: data frames
+   * are put together ({opcode: 1|2, payload} of the whole message, opcode
+   * that of its first frame); control frames come as they arrive, also
+   * between the fragments of a message. null when the socket ended first or
+   * on the deadline.
+   */
+  async nextMessage(timeoutMs = DEFAULT_TIMEOUT) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const f = await this.nextFrame(Math.max(0, deadline - Date.now()));
+      if (!f) return null;
+      if (f.opcode & 0x8) return f;
+      if (f.opcode !== 0) this.partial = { opcode: f.opcode, parts: [] };
+      if (!this.partial) throw new Error(`continuation frame from the server with no message open`);
+      this.partial.parts.push(f.payload);
+      if (f.fin) {
+        const m = { fin: true, opcode: this.partial.opcode, payload: Buffer.concat(this.partial.parts) };
+        this.partial = null;
+        return m;
+      }
+    }
+  }
+
+  /** Whether the socket ends (the server closes the TCP connection) within `timeoutMs`. */
+  async waitEnd(timeoutMs = DEFAULT_TIMEOUT) {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.ended && Date.now() < deadline) {
+      await new Promise((resolve) => {
+        const t = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        this.waiter = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    return this.ended;
+  }
+}
+
+/** A close frame's payload: a 2-byte code (none when `code` is null) then the reason (string or bytes). */
+export function closePayload(code, reason = '') {
+  if (code === null || code === undefined) return Buffer.alloc(0);
+  const head = Buffer.alloc(2);
+  head.writeUInt16BE(code, 0);
+  return Buffer.concat([head, Buffer.isBuffer(reason) ? reason : Buffer.from(reason)]);
 }
 
 /** Parse Prometheus text: returns {types: {name: type}, samples: [{name, labels, value}]}. */
