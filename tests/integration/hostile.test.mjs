@@ -241,7 +241,7 @@ describe('slow consumers: memory stays bounded', () => {
     srv = await startServer({
       args: ['--rate', '100000', '--burst', '100000'],
       // ASan builds: a small quarantine, so that freed buffers are not counted as held
-      env: { ASAN_OPTIONS: 'abort_on_error=0:detect_leaks=1:quarantine_size_mb=8' },
+      env: { ASAN_OPTIONS: `${process.env.ASAN_OPTIONS || 'abort_on_error=0:detect_leaks=1'}:quarantine_size_mb=8` },
     });
   });
   after(async () => {
