@@ -186,9 +186,20 @@ async function runCase(srv, c) {
   }
 }
 
-/** Register the cases of one section as tests. */
-function section(name, cases, getSrv) {
+/**
+ * Register the cases of one section as tests, run on a server of their own
+ * (started with `args`): a server that dies fails its section, not the rest.
+ */
+function section(name, cases, args = []) {
   describe(name, () => {
+    let srv;
+    const getSrv = () => srv;
+    before(async () => {
+      srv = await startServer({ args, env: { ICEBREAKER_TEST_ECHO: '1' } });
+    });
+    after(async () => {
+      await srv?.stopClean();
+    });
     for (const c of cases) {
       test(`${c.id} ${c.what}`, async (t) => {
         const sec = c.id.split('.')[0];
@@ -625,15 +636,6 @@ describe('WebSocket conformance (echo protocol, --max-message 65536)', () => {
     ws.destroy();
   });
 
-  const get = () => srv;
-  section('1 framing', framingCases(), get);
-  section('2 ping/pong', pingCases(), get);
-  section('3 reserved bits', rsvCases(), get);
-  section('4 opcodes', opcodeCases(), get);
-  section('5 fragmentation', fragmentCases(), get);
-  section('6 UTF-8', utf8Cases(), get);
-  section('7 close', closeCases(), get);
-  section('9 limits at 64 KiB', limitCasesDefault(), get);
 
   // After failing a connection the server waits for the client's close at
   // most 5 s (the close-ack timeout, ws.c), then ends TCP itself; when the
@@ -711,16 +713,22 @@ describe('WebSocket conformance (echo protocol, --max-message 65536)', () => {
   });
 });
 
-describe('WebSocket conformance: limits (echo protocol, --max-message 4194304)', () => {
-  let srv;
-  before(async () => {
-    srv = await startServer({ args: ['--max-message', String(4 * MB), '--sendq-bytes', String(8 * MB)], env: { ICEBREAKER_TEST_ECHO: '1' } });
-  });
-  after(async () => {
-    await srv?.stopClean();
-  });
-  section('9 limits at 4 MiB', limitCasesBig(), () => srv);
-});
+// Messages that start with an empty fragment (5.24, 5.25, 6.1.2, 6.1.3) run
+// on a server of their own: they found ws.c copying 0 bytes to a NULL
+// buffer (undefined behaviour that UBSan stops the server for).
+const EMPTY_FIRST = new Set(['5.24', '5.25', '6.1.2', '6.1.3']);
+const frag = fragmentCases();
+const utf8 = utf8Cases();
+section('1 framing', framingCases());
+section('2 ping/pong', pingCases());
+section('3 reserved bits', rsvCases());
+section('4 opcodes', opcodeCases());
+section('5 fragmentation', frag.filter((c) => !EMPTY_FIRST.has(c.id)));
+section('6 UTF-8', utf8.filter((c) => !EMPTY_FIRST.has(c.id)));
+section('5 and 6: messages that start with an empty fragment', [...frag, ...utf8].filter((c) => EMPTY_FIRST.has(c.id)));
+section('7 close', closeCases());
+section('9 limits at 64 KiB', limitCasesDefault());
+section('9 limits at 4 MiB (--max-message 4194304)', limitCasesBig(), ['--max-message', String(4 * MB), '--sendq-bytes', String(8 * MB)]);
 
 describe('the echo protocol is test-only', () => {
   test('without ICEBREAKER_TEST_ECHO=1 the icebreaker.echo sub-protocol is refused (400)', async () => {
