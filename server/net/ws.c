@@ -142,7 +142,8 @@ static int on_receive(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char
         rx->buf = nb;
         rx->cap = cap;
     }
-    memcpy(rx->buf + rx->len, in, len);
+    if (len) /* empty fragments: nothing to copy, and buf may still be NULL */
+        memcpy(rx->buf + rx->len, in, len);
     rx->len += len;
     if (!final)
         return 0;
@@ -156,7 +157,7 @@ static int on_receive(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char
     bool binary = rx->binary;
     rx->buf = NULL;
     rx_free(c);
-    deliver(node, wsi, c, buf, n, binary);
+    deliver(node, wsi, c, buf ? buf : "", n, binary);
     free(buf);
     return 0;
 }
