@@ -161,6 +161,105 @@ describe('handshake abuse', () => {
   });
 });
 
+// ---------------------------------------------------------------- payloads
+
+// Messages built to hurt a JSON parser, within the 64 KiB limit: jansson
+// refuses nesting deeper than 2048 (bad_request, "invalid JSON"), and the
+// connection stays open. (envelope.test.mjs has the ordinary bad requests.)
+describe('hostile JSON payloads', () => {
+  let srv;
+  let c;
+  before(async () => {
+    srv = await startServer({ args: ['--rate', '1000', '--burst', '1000'] });
+    c = await connectUser(srv, { sub: 'payloads' });
+  });
+  after(async () => {
+    await c?.close();
+    await srv?.stopClean();
+  });
+
+  const nest = (n, open = '[', close = ']', inner = '') => `{"type":"ping","id":"n","x":${open.repeat(n)}${inner}${close.repeat(n)}}`;
+  // [what, message, expected: 'ok' | error code, re]
+  const cases = [
+    ['arrays nested 2040 deep', nest(2040), 'ok', 'n'],
+    ['arrays nested 3000 deep', nest(3000), 'bad_request', undefined],
+    ['arrays nested 30000 deep (60 KB)', nest(30000), 'bad_request', undefined],
+    ['objects nested 10000 deep', nest(10000, '{"a":', '}', '1'), 'bad_request', undefined],
+    ['an object of 5000 keys', JSON.stringify(Object.assign({ type: 'ping', id: 'k' }, Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i])))), 'ok', 'k'],
+    ['a lone surrogate escape (\\ud800)', '{"type":"ping","id":"\\ud800"}', 'bad_request', undefined],
+    ['an escaped surrogate pair', '{"type":"ping","id":"\\ud83d\\ude00"}', 'ok', '\u{1f600}'],
+    ['U+0000 escaped in a room name', '{"type":"join","id":"z","room":"lounge:a\\u0000b"}', 'bad_request', 'z'],
+    ['a number too large for a double (1e400)', '{"type":"ping","id":1e400}', 'bad_request', undefined],
+    ['an integer too large for 64 bits', '{"type":"ping","id":99999999999999999999}', 'bad_request', undefined],
+    ['a byte order mark before the object', '\ufeff{"type":"ping","id":1}', 'bad_request', undefined],
+  ];
+  for (const [what, msg, want, re] of cases) {
+    test(`${what}: ${want}${re === undefined ? '' : ` (re ${JSON.stringify(re)})`}, connection stays open`, async () => {
+      assert.ok(Buffer.byteLength(msg) <= 65536, 'within the message limit');
+      c.send(msg);
+      const m = await c.next((x) => x.type === 'ok' || x.type === 'error', ms(5000), `the answer to ${what}`);
+      if (want === 'ok') assert.equal(m.type, 'ok', JSON.stringify(m));
+      else assert.equal(m.code, want, JSON.stringify(m));
+      if (re === undefined) assert.equal('re' in m, false, JSON.stringify(m));
+      else assert.equal(m.re, re);
+      await assertServes(srv, [c]);
+    });
+  }
+});
+
+// ---------------------------------------------------------------- HTTP
+
+describe('HTTP abuse (--dev, --max-connections 3)', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ args: ['--dev', '--max-connections', '3'] });
+  });
+  after(async () => {
+    await srv?.stopClean();
+  });
+
+  for (const p of ['/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/.git/config', '/web/../README.md', '//etc/passwd', '/.env']) {
+    test(`GET ${p}: 404`, async () => {
+      assert.equal((await httpGet(srv, p)).status, 404);
+    });
+  }
+
+  test('POST /dev/token with a 200 KB body: 413', async () => {
+    const r = await rawRequest(srv, `POST /dev/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n${'a'.repeat(200000)}`);
+    assert.equal(r.status, 413);
+  });
+
+  test('POST /dev/token announcing 99999999 bytes and sending 2: no answer, dropped by a timeout', async () => {
+    const t0 = Date.now();
+    const r = await rawRequest(srv, 'POST /dev/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999\r\n\r\n{}', ms(15000));
+    assert.equal(r.status, null);
+    assert.equal(r.ended, true, 'dropped by the server');
+    assert.ok(Date.now() - t0 <= ms(10000) + 2000, `dropped after ${Date.now() - t0} ms`);
+    await assertServes(srv);
+  });
+
+  test('--max-connections 3: the 4th upgrade gets 503; once one leaves, a new one is accepted', async () => {
+    const cs = [];
+    for (let i = 0; i < 3; i++) cs.push(await connectUser(srv, { sub: `cap${i}` }));
+    await assert.rejects(connect(srv), (e) => e.status === 503);
+    assert.equal((await rawRequest(srv, upgrade(srv))).status, 503);
+    await cs.pop().close();
+    // the count drops when the server has seen the close: retry within a deadline
+    const deadline = Date.now() + ms(5000);
+    let c;
+    while (!c) {
+      try {
+        c = await connectUser(srv, { sub: 'cap-again' });
+      } catch (e) {
+        if (e.status !== 503 || Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    await c.ok({ type: 'ping' });
+    await closeAll([...cs, c]);
+  });
+});
+
 // ---------------------------------------------------------------- slowloris
 
 // lws's handshake timeout is 10 s from accept (node.c: timeout_secs = 10;
