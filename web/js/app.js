@@ -225,15 +225,19 @@ function wireConnectionStatus(conn, config) {
     clearInterval(countdown);
     retry.hidden = true;
     if (d.state === 'open') {
-      if (d.reconnected) {
+      box.dataset.resumed = d.resumed ? 'yes' : 'no';
+      if (d.reconnected || d.resumed) {
         text.textContent = d.resumed ? 'Reconnected: you kept your place' : 'Reconnected (a new session)';
-        box.dataset.resumed = d.resumed ? 'yes' : 'no';
+        const shown = text.textContent;
         setTimeout(() => {
-          if (conn.state === 'open') text.textContent = CONN_TEXT.open;
+          if (conn.state === 'open' && text.textContent === shown) text.textContent = CONN_TEXT.open;
         }, 8000);
       } else {
         text.textContent = CONN_TEXT.open;
       }
+    } else if (d.state === 'reconnecting' && d.offline) {
+      retry.hidden = false;
+      text.textContent = 'Connection lost: you are offline. Reconnecting when the network is back…';
     } else if (d.state === 'reconnecting' && d.until) {
       retry.hidden = false;
       const show_ = () => {

@@ -13,6 +13,9 @@
 // keeps its rooms and presence never shows it as gone. Browsers cannot send
 // WebSocket pings, so it sends `ping` now and then: an unanswered one means a
 // dead link (a laptop lid, a lost Wi-Fi) and starts a reconnect at once.
+// While the browser says it is offline no attempt is made (each would only
+// fail): the next one starts when the 'online' event comes, or at once when
+// the person presses "Retry now".
 // Closes for cause (4001 refused token, 1008 kicked or abuse, 1000 "resumed
 // elsewhere") are final: reconnecting would not help.
 
@@ -28,6 +31,9 @@ export class ApiError extends Error {
 
 const PING_EVERY_MS = 15000;
 const PING_DEADLINE_MS = 8000;
+// When the browser reports the network gone, a ping gets this long before
+// the link is given up.
+const OFFLINE_PROBE_DEADLINE_MS = 2500;
 const REQUEST_DEADLINE_MS = 15000;
 const BACKOFF_MS = [250, 1000, 2000, 4000, 8000];
 const BACKOFF_MAX_MS = 10000;
@@ -63,7 +69,7 @@ export class Connection extends EventTarget {
     this.onOffline = () => {
       // The browser thinks the network is gone: check the link now rather
       // than at the next scheduled ping.
-      if (this.state === 'open') this.probe();
+      if (this.state === 'open') this.probe(OFFLINE_PROBE_DEADLINE_MS);
     };
   }
 
@@ -189,11 +195,11 @@ export class Connection extends EventTarget {
   }
 
   /** Ping now; no answer within the deadline means the link is dead. */
-  probe() {
+  probe(deadline = PING_DEADLINE_MS) {
     clearTimeout(this.pingTimer);
     const ws = this.ws;
     const sent = performance.now();
-    this.request('ping', {}, { deadline: PING_DEADLINE_MS }).then(
+    this.request('ping', {}, { deadline }).then(
       (ok) => {
         this.clock.sample(ok.server_time, performance.now() - sent);
         if (this.ws === ws) this.schedulePing();
@@ -249,6 +255,12 @@ export class Connection extends EventTarget {
   }
 
   scheduleReconnect(code) {
+    if (navigator.onLine === false) {
+      // Offline: wait for the 'online' event (or "Retry now").
+      this.attempt++;
+      this.setState('reconnecting', { code, offline: true });
+      return;
+    }
     const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
     const delay = Math.min(BACKOFF_MAX_MS, Math.round(base * (0.8 + Math.random() * 0.4)));
     this.attempt++;
@@ -256,7 +268,8 @@ export class Connection extends EventTarget {
     this.retryTimer = setTimeout(() => this.open(), delay);
   }
 
+  /** Try now: while waiting to reconnect, not while an attempt is under way. */
   reconnectNow() {
-    if (this.retryTimer) this.open();
+    if (this.state === 'reconnecting' && !this.ws) this.open();
   }
 }

@@ -221,6 +221,9 @@ export class SpeedNetworkingView {
       else if (st.phase === 'paused') text = st.frozenLeft === null || st.frozenLeft === undefined ? 'Paused' : `Paused · ${formatSeconds(Math.ceil(st.frozenLeft / 1000))} left`;
     }
     this.timer.hidden = !text;
+    // The server's deadline, for anyone (or any test) checking the clock.
+    const endsAt = st && (st.phase === 'round' || st.phase === 'break') && typeof st.ends_at === 'number' ? String(st.ends_at) : '';
+    if (this.timer.dataset.endsAt !== endsAt) this.timer.dataset.endsAt = endsAt;
     if (text !== this.lastTimerText) {
       this.timer.textContent = text;
       this.lastTimerText = text;
