@@ -628,11 +628,24 @@ static json_t *tag_list(const ib__person_t *p, size_t from, size_t n)
     return a;
 }
 
+static int pair_cmp(const void *a, const void *b)
+{
+    uint64_t x = (*(const ib__pair_t *const *)a)->key, y = (*(const ib__pair_t *const *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
 json_t *ib_match_pool_to_json(const ib_match_pool_t *pool)
 {
+    const ib__pair_t **order = NULL;
     json_t *j = json_object(), *tags = json_array(), *people = json_array(), *pairs = json_array();
-    if (!j || !tags || !people || !pairs)
-        goto oom;
+    if (!j || !tags || !people || !pairs) {
+        json_decref(j);
+        json_decref(tags);
+        json_decref(people);
+        json_decref(pairs);
+        return NULL;
+    }
+    /* From here j owns the three lists. */
     json_object_set_new(j, "tags", tags);
     json_object_set_new(j, "people", people);
     json_object_set_new(j, "pairs", pairs);
@@ -641,32 +654,38 @@ json_t *ib_match_pool_to_json(const ib_match_pool_t *pool)
             goto oom;
     for (size_t h = 0; h < pool->n_people; h++) {
         const ib__person_t *p = &pool->people[h];
-        json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:b, s:o, s:I}", "id", p->id, "i",
-                              tag_list(p, 0, p->ni), "o", tag_list(p, p->ni, p->no), "s",
-                              tag_list(p, (size_t)p->ni + p->no, p->ns), "active", p->active,
-                              "seat",
-                              p->seat == IB_MATCH_NONE ? json_null() : json_integer(p->seat),
-                              "byes", (json_int_t)p->byes);
+        json_t *o = json_pack(
+            "{s:s, s:o, s:o, s:o, s:b, s:o, s:I}", "id", p->id, "i", tag_list(p, 0, p->ni), "o",
+            tag_list(p, p->ni, p->no), "s", tag_list(p, (size_t)p->ni + p->no, p->ns), "active",
+            p->active, "seat", p->seat == IB_MATCH_NONE ? json_null() : json_integer(p->seat),
+            "byes", (json_int_t)p->byes);
         if (!o || json_array_append_new(people, o))
             goto oom;
     }
     json_object_set_new(j, "seats", json_integer((json_int_t)pool->n_seats));
-    for (size_t i = 0; i < pool->pair_cap; i++) {
-        const ib__pair_t *p = &pool->pairs[i];
-        if (!p->key)
-            continue;
+    /* Pairs in key order, so that equal pools give equal documents
+     * whatever the history of their hash tables. */
+    order = malloc((pool->pair_count ? pool->pair_count : 1) * sizeof(*order));
+    if (!order)
+        goto oom;
+    size_t np = 0;
+    for (size_t i = 0; i < pool->pair_cap; i++)
+        if (pool->pairs[i].key)
+            order[np++] = &pool->pairs[i];
+    qsort(order, np, sizeof(*order), pair_cmp);
+    for (size_t i = 0; i < np; i++) {
+        const ib__pair_t *p = order[i];
         uint64_t k = p->key - 1;
         json_t *a = json_pack("[I,I,i,I,b]", (json_int_t)(k >> 32), (json_int_t)(k & 0xffffffffu),
                               (int)p->met, (json_int_t)p->last, (int)p->blocked);
         if (!a || json_array_append_new(pairs, a))
             goto oom;
     }
+    free(order);
     return j;
 oom:
+    free(order);
     json_decref(j);
-    json_decref(tags);
-    json_decref(people);
-    json_decref(pairs);
     return NULL;
 }
 

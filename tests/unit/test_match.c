@@ -1071,6 +1071,377 @@ static void test_determinism_across_pools(void **state)
     ib_match_pool_free(p);
 }
 
+/* ---- the pool as JSON ---- */
+
+/* A pool with everything JSON must carry: tags, history over several
+ * rounds, blocks, byes, people gone (seat freed) and people arrived (seat
+ * reused), one never active. */
+static ib_match_pool_t *lived_pool(uint64_t seed, ib_match_strategy_t strat, ib_match_odd_t odd)
+{
+    uint64_t s = seed;
+    ib_match_pool_t *pool = make_pool(30 + rng_below(&s, 20), seed, true);
+    random_pairs_state(pool, ib_match_pool_size(pool), &s, 3, 2);
+    ib_match_opts_t o = {strat, odd, 2, seed, 0, SIZE_MAX};
+    for (unsigned k = 0; k < 4; k++) {
+        uint32_t gone = rng_below(&s, (unsigned)ib_match_pool_size(pool)), h;
+        ib_match_pool_set_active(pool, gone, false);
+        char id[32];
+        snprintf(id, sizeof(id), "late%u", k);
+        assert_int_equal(ib_match_pool_put(pool, id, NULL, &h), 0);
+        assert_int_equal(ib_match_pool_set_active(pool, h, true), 0);
+        o.round = k;
+        ib_match_result_t r = {0};
+        assert_int_equal(ib_match_run(pool, NULL, 0, &o, &r), 0);
+        assert_int_equal(ib_match_commit(pool, &r, k + 1), 0);
+        ib_match_result_clear(&r);
+    }
+    const char *in[] = {"jazz"};
+    ib_match_profile_t p = {in, 1, NULL, 0, NULL, 0};
+    assert_int_equal(ib_match_pool_put(pool, "never-active", &p, NULL), 0);
+    return pool;
+}
+
+static void assert_pools_same(const ib_match_pool_t *a, const ib_match_pool_t *b)
+{
+    size_t n = ib_match_pool_size(a);
+    assert_int_equal(ib_match_pool_size(b), n);
+    assert_int_equal(ib_match_pool_active_count(b), ib_match_pool_active_count(a));
+    for (uint32_t x = 0; x < n; x++) {
+        uint32_t h;
+        assert_string_equal(ib_match_pool_id(b, x), ib_match_pool_id(a, x));
+        assert_int_equal(ib_match_pool_find(b, ib_match_pool_id(a, x), &h), 0);
+        assert_int_equal(h, x);
+        assert_int_equal(ib_match_pool_active(b, x), ib_match_pool_active(a, x));
+        assert_int_equal(ib_match_pool_seat(b, x), ib_match_pool_seat(a, x));
+        assert_int_equal(ib_match_pool_byes(b, x), ib_match_pool_byes(a, x));
+        for (uint32_t y = 0; y < n; y++) {
+            assert_int_equal(ib_match_pool_met_count(b, x, y), ib_match_pool_met_count(a, x, y));
+            assert_int_equal(ib_match_pool_blocked(b, x, y), ib_match_pool_blocked(a, x, y));
+            assert_int_equal(ib_match_affinity(b, x, y), ib_match_affinity(a, x, y));
+            ib_match_reason_t ra[IB_MATCH_SHARED_MAX], rb[IB_MATCH_SHARED_MAX];
+            size_t na = ib_match_shared(a, x, y, ra, IB_MATCH_SHARED_MAX);
+            assert_int_equal(ib_match_shared(b, x, y, rb, IB_MATCH_SHARED_MAX), na);
+            for (size_t i = 0; i < na; i++) {
+                assert_string_equal(ra[i].tag, rb[i].tag);
+                assert_int_equal(ra[i].kind, rb[i].kind);
+            }
+        }
+    }
+}
+
+static void test_pool_json_round_trip(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 12; seed++) {
+        ib_match_strategy_t strat = (ib_match_strategy_t)(seed % 3);
+        ib_match_odd_t odd = seed % 2 ? IB_MATCH_ODD_BYE : IB_MATCH_ODD_TRIO;
+        ib_match_pool_t *a = lived_pool(seed, strat, odd), *b = NULL;
+        json_t *j = ib_match_pool_to_json(a);
+        assert_non_null(j);
+        /* Through text, as another node would get it. */
+        char *text = json_dumps(j, JSON_COMPACT);
+        json_t *back = json_loads(text, 0, NULL);
+        assert_non_null(back);
+        assert_int_equal(ib_match_pool_from_json(back, &b), 0);
+        assert_non_null(b);
+        assert_pools_same(a, b);
+        json_t *j2 = ib_match_pool_to_json(b);
+        assert_true(json_equal(j, j2));
+        /* The same rounds from here on, on both, with every strategy and
+         * group size, including someone arriving after the reload (who
+         * must take the same free seat in both). */
+        for (unsigned k = 4; k < 8; k++) {
+            if (k == 6) {
+                uint32_t ha, hb;
+                assert_int_equal(ib_match_pool_put(a, "after", NULL, &ha), 0);
+                assert_int_equal(ib_match_pool_put(b, "after", NULL, &hb), 0);
+                assert_int_equal(ha, hb);
+                ib_match_pool_set_active(a, ha, true);
+                ib_match_pool_set_active(b, hb, true);
+                assert_int_equal(ib_match_pool_seat(a, ha), ib_match_pool_seat(b, hb));
+            }
+            ib_match_opts_t o = {strat, odd, k == 5 ? 3 : 2, seed, k, seed % 4 ? SIZE_MAX : 0};
+            ib_match_result_t ra = {0}, rb = {0};
+            assert_int_equal(ib_match_run(a, NULL, 0, &o, &ra), 0);
+            assert_int_equal(ib_match_run(b, NULL, 0, &o, &rb), 0);
+            assert_true(results_equal(&ra, &rb));
+            assert_int_equal(ra.repeats, rb.repeats);
+            assert_int_equal(ra.affinity, rb.affinity);
+            assert_int_equal(ib_match_commit(a, &ra, k + 1), 0);
+            assert_int_equal(ib_match_commit(b, &rb, k + 1), 0);
+            ib_match_result_clear(&ra);
+            ib_match_result_clear(&rb);
+        }
+        assert_pools_same(a, b);
+        free(text);
+        json_decref(j);
+        json_decref(j2);
+        json_decref(back);
+        ib_match_pool_free(a);
+        ib_match_pool_free(b);
+    }
+    /* An empty pool too. */
+    ib_match_pool_t *e = ib_match_pool_new(), *e2 = NULL;
+    json_t *j = ib_match_pool_to_json(e);
+    assert_int_equal(ib_match_pool_from_json(j, &e2), 0);
+    assert_int_equal(ib_match_pool_size(e2), 0);
+    json_decref(j);
+    ib_match_pool_free(e);
+    ib_match_pool_free(e2);
+}
+
+/* One malformed variant of a valid pool document: `edit` is applied to a
+ * deep copy; the result must be IB_EBADREQ with nothing built. */
+static void expect_bad_pool(const json_t *good, const char *what, void (*edit)(json_t *))
+{
+    json_t *j = json_deep_copy(good);
+    edit(j);
+    ib_match_pool_t *out = (ib_match_pool_t *)(uintptr_t)1;
+    int rc = ib_match_pool_from_json(j, &out);
+    if (rc != IB_EBADREQ || out != NULL)
+        fail_msg("%s: got %d", what, rc);
+    json_decref(j);
+}
+
+static json_t *person0(json_t *j)
+{
+    return json_array_get(json_object_get(j, "people"), 0);
+}
+static json_t *pair0(json_t *j)
+{
+    return json_array_get(json_object_get(j, "pairs"), 0);
+}
+static void e_no_tags(json_t *j)
+{
+    json_object_del(j, "tags");
+}
+static void e_tags_object(json_t *j)
+{
+    json_object_set_new(j, "tags", json_object());
+}
+static void e_no_people(json_t *j)
+{
+    json_object_del(j, "people");
+}
+static void e_no_pairs(json_t *j)
+{
+    json_object_del(j, "pairs");
+}
+static void e_no_seats(json_t *j)
+{
+    json_object_del(j, "seats");
+}
+static void e_seats_negative(json_t *j)
+{
+    json_object_set_new(j, "seats", json_integer(-1));
+}
+static void e_seats_huge(json_t *j)
+{
+    json_object_set_new(j, "seats", json_integer(1LL << 40));
+}
+static void e_seats_string(json_t *j)
+{
+    json_object_set_new(j, "seats", json_string("3"));
+}
+static void e_tag_number(json_t *j)
+{
+    json_array_set_new(json_object_get(j, "tags"), 0, json_integer(1));
+}
+static void e_tag_empty(json_t *j)
+{
+    json_array_set_new(json_object_get(j, "tags"), 0, json_string(""));
+}
+static void e_tag_twice(json_t *j)
+{
+    json_t *t = json_object_get(j, "tags");
+    json_array_append_new(t, json_string(json_string_value(json_array_get(t, 0))));
+}
+static void e_tag_case_twice(json_t *j)
+{
+    json_array_append_new(json_object_get(j, "tags"), json_string("GOLF"));
+}
+static void e_person_not_object(json_t *j)
+{
+    json_array_set_new(json_object_get(j, "people"), 0, json_integer(3));
+}
+static void e_person_bad_id(json_t *j)
+{
+    json_object_set_new(person0(j), "id", json_string("a b"));
+}
+static void e_person_no_id(json_t *j)
+{
+    json_object_del(person0(j), "id");
+}
+static void e_person_dup_id(json_t *j)
+{
+    json_t *p = json_object_get(j, "people");
+    json_object_set(json_array_get(p, 1), "id", json_object_get(json_array_get(p, 0), "id"));
+}
+static void e_person_tag_range(json_t *j)
+{
+    json_array_append_new(json_object_get(person0(j), "i"),
+                          json_integer((json_int_t)json_array_size(json_object_get(j, "tags"))));
+}
+static void e_person_tag_negative(json_t *j)
+{
+    json_array_append_new(json_object_get(person0(j), "o"), json_integer(-1));
+}
+static void e_person_tag_string(json_t *j)
+{
+    json_array_append_new(json_object_get(person0(j), "s"), json_string("golf"));
+}
+static void e_person_no_interests(json_t *j)
+{
+    json_object_del(person0(j), "i");
+}
+static void e_person_too_many_tags(json_t *j)
+{
+    json_t *l = json_array();
+    for (int i = 0; i <= IB_MATCH_TAGS_MAX; i++)
+        json_array_append_new(l, json_integer(0));
+    json_object_set_new(person0(j), "i", l);
+}
+static void e_person_byes_negative(json_t *j)
+{
+    json_object_set_new(person0(j), "byes", json_integer(-2));
+}
+static void e_person_byes_huge(json_t *j)
+{
+    json_object_set_new(person0(j), "byes", json_integer(1LL << 33));
+}
+static void e_person_active_string(json_t *j)
+{
+    json_object_set_new(person0(j), "active", json_string("yes"));
+}
+static void e_person_active_no_seat(json_t *j)
+{
+    json_object_set_new(person0(j), "active", json_true());
+    json_object_set_new(person0(j), "seat", json_null());
+}
+static void e_person_inactive_seat(json_t *j)
+{
+    json_object_set_new(person0(j), "active", json_false());
+    json_object_set_new(person0(j), "seat", json_integer(0));
+}
+static void e_person_seat_range(json_t *j)
+{
+    json_object_set_new(person0(j), "active", json_true());
+    json_object_set(person0(j), "seat", json_object_get(j, "seats"));
+}
+static void e_person_seat_taken(json_t *j)
+{
+    json_t *p = json_object_get(j, "people");
+    json_object_set_new(json_array_get(p, 0), "active", json_true());
+    json_object_set_new(json_array_get(p, 1), "active", json_true());
+    json_object_set_new(json_array_get(p, 0), "seat", json_integer(0));
+    json_object_set_new(json_array_get(p, 1), "seat", json_integer(0));
+}
+static void e_pair_short(json_t *j)
+{
+    json_array_remove(pair0(j), 4);
+}
+static void e_pair_loop(json_t *j)
+{
+    json_array_set(pair0(j), 1, json_array_get(pair0(j), 0));
+}
+static void e_pair_range(json_t *j)
+{
+    json_array_set_new(pair0(j), 1, json_integer(100000));
+}
+static void e_pair_negative(json_t *j)
+{
+    json_array_set_new(pair0(j), 0, json_integer(-1));
+}
+static void e_pair_met_huge(json_t *j)
+{
+    json_array_set_new(pair0(j), 2, json_integer(70000));
+}
+static void e_pair_last_negative(json_t *j)
+{
+    json_array_set_new(pair0(j), 3, json_integer(-5));
+}
+static void e_pair_blocked_int(json_t *j)
+{
+    json_array_set_new(pair0(j), 4, json_integer(1));
+}
+static void e_pair_object(json_t *j)
+{
+    json_array_set_new(json_object_get(j, "pairs"), 0, json_object());
+}
+static void e_not_object(json_t *j)
+{
+    json_object_clear(j);
+}
+
+static void test_pool_json_malformed(void **state)
+{
+    (void)state;
+    ib_match_pool_t *a = lived_pool(5, IB_MATCH_ROTATE, IB_MATCH_ODD_BYE), *b = NULL;
+    json_t *good = ib_match_pool_to_json(a);
+    assert_non_null(good);
+    /* The document is valid as it is, and has what the edits touch. */
+    assert_int_equal(ib_match_pool_from_json(good, &b), 0);
+    ib_match_pool_free(b);
+    assert_true(json_array_size(json_object_get(good, "pairs")) > 0);
+    assert_true(json_array_size(json_object_get(good, "people")) > 2);
+    assert_true(json_array_size(json_object_get(person0(good), "i")) <= IB_MATCH_TAGS_MAX);
+    struct {
+        const char *what;
+        void (*edit)(json_t *);
+    } cases[] = {
+        {"no tags", e_no_tags},
+        {"tags an object", e_tags_object},
+        {"no people", e_no_people},
+        {"no pairs", e_no_pairs},
+        {"no seats", e_no_seats},
+        {"negative seats", e_seats_negative},
+        {"huge seats", e_seats_huge},
+        {"seats a string", e_seats_string},
+        {"tag a number", e_tag_number},
+        {"empty tag", e_tag_empty},
+        {"tag twice", e_tag_twice},
+        {"tag twice in another case", e_tag_case_twice},
+        {"person not an object", e_person_not_object},
+        {"bad id", e_person_bad_id},
+        {"no id", e_person_no_id},
+        {"same id twice", e_person_dup_id},
+        {"tag index out of range", e_person_tag_range},
+        {"negative tag index", e_person_tag_negative},
+        {"tag index a string", e_person_tag_string},
+        {"no interests", e_person_no_interests},
+        {"too many tags", e_person_too_many_tags},
+        {"negative byes", e_person_byes_negative},
+        {"huge byes", e_person_byes_huge},
+        {"active a string", e_person_active_string},
+        {"active without a seat", e_person_active_no_seat},
+        {"inactive with a seat", e_person_inactive_seat},
+        {"seat out of range", e_person_seat_range},
+        {"seat taken twice", e_person_seat_taken},
+        {"pair too short", e_pair_short},
+        {"pair with itself", e_pair_loop},
+        {"pair out of range", e_pair_range},
+        {"pair negative", e_pair_negative},
+        {"met count too big", e_pair_met_huge},
+        {"negative round", e_pair_last_negative},
+        {"blocked not a boolean", e_pair_blocked_int},
+        {"pair an object", e_pair_object},
+        {"empty object", e_not_object},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_bad_pool(good, cases[i].what, cases[i].edit);
+    /* Not an object at all. */
+    json_t *arr = json_array();
+    b = (ib_match_pool_t *)(uintptr_t)1;
+    assert_int_equal(ib_match_pool_from_json(arr, &b), IB_EBADREQ);
+    assert_null(b);
+    b = (ib_match_pool_t *)(uintptr_t)1;
+    assert_int_equal(ib_match_pool_from_json(NULL, &b), IB_EBADREQ);
+    assert_null(b);
+    json_decref(arr);
+    json_decref(good);
+    ib_match_pool_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1093,6 +1464,8 @@ int main(void)
         cmocka_unit_test(test_groups_of_three_rotate_grid),
         cmocka_unit_test(test_run_arguments),
         cmocka_unit_test(test_determinism_across_pools),
+        cmocka_unit_test(test_pool_json_round_trip),
+        cmocka_unit_test(test_pool_json_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
