@@ -2,14 +2,18 @@
 // visitors queue and see their place; the exhibitor takes the next visitor
 // and the two talk over video (meet: room, RTCPeerConnection connected);
 // the visitor shares their details (the exhibitor sees the lead); either
-// side ends the conversation and both see it end; the queue moves on.
-// Also a few accessibility basics on every screen: every control has a
-// label or a name, and the sign-in form starts in its first field, right after the skip link. Any console
-// error fails the test.
+// side ends the conversation and both see it end; the queue moves on; the
+// exhibitor downloads the leads as CSV; once the booth has finished
+// conversations, a visitor further back sees an estimated wait.
+// Also accessibility on every screen: every control has a label or a name,
+// text contrast at WCAG AA, no sideways scrolling on the phone, and the
+// sign-in form starts in its first field, right after the skip link. Any
+// console error fails the test.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startServer, launchBrowser, newPerson, ensureScreenshotDir } from './lib/harness.mjs';
+import { readFile } from 'node:fs/promises';
+import { startServer, launchBrowser, newPerson, ensureScreenshotDir, signedInAs, unlabelled, lowContrast, overflowsSideways } from './lib/harness.mjs';
 
 const SHOTS = ensureScreenshotDir();
 let srv;
@@ -26,20 +30,6 @@ after(async () => {
   if (browser) await browser.close().catch(() => {});
   if (srv) assert.equal(await srv.stop(), 0);
 });
-
-/** Controls without a label or a name, as "tag#id" strings. */
-async function unlabelled(page) {
-  return page.evaluate(() =>
-    [...document.querySelectorAll('input, select, textarea, button, a[href], summary')]
-      .filter((el) => el.getClientRects().length > 0 || (el.type === 'radio' && el.closest('label')?.getClientRects().length))
-      .filter((el) => {
-        if (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')) return false;
-        if (['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName)) return !(el.labels && el.labels.length);
-        return !el.textContent.trim();
-      })
-      .map((el) => `${el.tagName.toLowerCase()}#${el.id || '?'}${el.name ? `[name=${el.name}]` : ''}`),
-  );
-}
 
 async function signIn(person, fields) {
   const { page } = person;
@@ -59,7 +49,7 @@ async function signIn(person, fields) {
   await page.getByRole('button', { name: 'Enter the lounge' }).click();
   await page.locator('#conn[data-state=open]').waitFor({ timeout: 10000 });
   person.name = fields.name;
-  person.id = await page.evaluate(() => JSON.parse(atob(sessionStorage.getItem('icebreaker.token').split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub);
+  person.id = await signedInAs(page);
 }
 
 async function boothCallConnected(person, partner) {
@@ -77,7 +67,7 @@ async function boothCallConnected(person, partner) {
 test('booth queue, next visitor with video, lead consent and the end of a meeting', { timeout: 90000 }, async () => {
   const staff = await newPerson(browser, srv.url, 'staff');
   const vera = await newPerson(browser, srv.url, 'vera');
-  const walt = await newPerson(browser, srv.url, 'walt', { viewport: { width: 375, height: 812 } });
+  const walt = await newPerson(browser, srv.url, 'walt', { phone: true });
   everyone.push(staff, vera, walt);
 
   await signIn(staff, { name: 'Erin Exhibitor', role: 'exhibitor', booth: 'acme', headline: 'Solutions engineer at Acme' });
@@ -93,6 +83,8 @@ test('booth queue, next visitor with video, lead consent and the end of a meetin
   await walt.page.getByLabel('Booth to visit').fill('acme');
   await walt.page.getByRole('button', { name: 'Join the queue' }).click();
   await walt.page.locator('#booth').getByText('You are 2nd in line at acme.').waitFor({ timeout: 5000 });
+  await walt.page.evaluate(() => window.scrollTo(0, 0));
+  await walt.page.screenshot({ path: join(SHOTS, 'booth-phone.png'), fullPage: true });
 
   // ---- the exhibitor takes the next visitor: Vera ----
   await staff.page.getByRole('button', { name: 'Next visitor' }).click();
@@ -111,7 +103,18 @@ test('booth queue, next visitor with video, lead consent and the end of a meetin
   await vera.page.getByRole('button', { name: 'Withdraw my details from acme' }).waitFor();
   await staff.page.evaluate(() => window.scrollTo(0, 0));
   await staff.page.screenshot({ path: join(SHOTS, 'booth-staff.png'), fullPage: true });
-  for (const p of everyone) assert.deepEqual(await unlabelled(p.page), [], `${p.label}: every control labelled`);
+  for (const p of everyone) {
+    assert.deepEqual(await unlabelled(p.page), [], `${p.label}: every control labelled`);
+    assert.deepEqual(await lowContrast(p.page), [], `${p.label}: all text at WCAG AA contrast`);
+    assert.equal(await overflowsSideways(p.page), false, `${p.label}: the page fits its screen's width`);
+  }
+  // The lead export: a CSV file with the contract's header and Vera's row.
+  const [download] = await Promise.all([staff.page.waitForEvent('download', { timeout: 5000 }), staff.page.getByRole('button', { name: 'Download leads (CSV)' }).click()]);
+  assert.equal(download.suggestedFilename(), 'acme-leads.csv');
+  const csv = (await readFile(await download.path(), 'utf8')).trim().split(/\r?\n/);
+  assert.equal(csv[0], 'id,name,headline,email,company,title,url,at,meeting_s');
+  assert.equal(csv.length, 2);
+  assert.match(csv[1], new RegExp(`^${vera.id},Vera Visitor,"Buyer, Globex",vera@example\\.org,Globex,`));
 
   // ---- Vera ends the conversation; both see it end ----
   await vera.page.getByRole('button', { name: 'End the conversation' }).click();
@@ -125,6 +128,24 @@ test('booth queue, next visitor with video, lead consent and the end of a meetin
   await boothCallConnected(walt, staff);
   await staff.page.getByRole('button', { name: 'End the conversation' }).click();
   await walt.page.locator('#booth').getByText('Your conversation with Erin Exhibitor has ended.').waitFor({ timeout: 5000 });
+
+  // ---- a wait estimate, now that the booth has finished conversations ----
+  await vera.page.getByLabel('Booth to visit').fill('acme');
+  await vera.page.getByRole('button', { name: 'Join the queue' }).click();
+  await vera.page.locator('#booth').getByText('You are next at acme.').waitFor({ timeout: 5000 });
+  await vera.page.locator('#booth').getByText('Any moment now.').waitFor();
+  await walt.page.getByLabel('Booth to visit').fill('acme');
+  await walt.page.getByRole('button', { name: 'Join the queue' }).click();
+  await walt.page.locator('#booth').getByText('You are 2nd in line at acme.').waitFor({ timeout: 5000 });
+  // One conversation ahead, as long as the booth's conversations last.
+  assert.match(await walt.page.locator('#booth .queue').textContent(), /About \d+ seconds? to wait\./);
+  // Vera leaves the queue: Walt moves up.
+  await vera.page.getByRole('button', { name: 'Leave the queue' }).click();
+  await vera.page.getByRole('button', { name: 'Join the queue' }).waitFor({ timeout: 5000 });
+  await walt.page.locator('#booth').getByText('You are next at acme.').waitFor({ timeout: 5000 });
+  await walt.page.getByRole('button', { name: 'Leave the queue' }).click();
+  await walt.page.getByRole('button', { name: 'Join the queue' }).waitFor({ timeout: 5000 });
+
   // Nobody left: the exhibitor is told so.
   await staff.page.getByRole('button', { name: 'Next visitor' }).click();
   await staff.page.locator('#booth').getByText('No one is waiting right now.').waitFor({ timeout: 5000 });

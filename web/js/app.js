@@ -175,7 +175,10 @@ function startApp(token, config) {
   $('#event-name').textContent = claims.event ? `· ${claims.event}` : '';
   $('#me').hidden = false;
   $('#me-name').textContent = `${claims.name || ''}${claims.role && claims.role !== 'attendee' ? ` (${claims.role})` : ''}`;
-  $('#sign-out').onclick = () => {
+  $('#sign-out').onclick = async () => {
+    // Leave the lounge first: a plain close would keep this person listed
+    // there for the server's grace period, as if they might come back.
+    await conn.request('leave', { room: lounge }, { deadline: 2000 }).catch(() => {});
     conn.stop();
     signOut();
   };

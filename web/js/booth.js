@@ -13,7 +13,8 @@ import { Call } from './rtc.js';
 
 function waitText(wait_s) {
   if (wait_s === null || wait_s === undefined) return 'No wait estimate yet: this booth has not finished a conversation.';
-  if (wait_s < 60) return wait_s <= 5 ? 'You are next, any moment now.' : `About ${wait_s} seconds to wait.`;
+  if (wait_s <= 0) return 'Any moment now.';
+  if (wait_s < 60) return `About ${wait_s} second${wait_s === 1 ? '' : 's'} to wait.`;
   const m = Math.round(wait_s / 60);
   return `About ${m} minute${m === 1 ? '' : 's'} to wait.`;
 }
