@@ -84,7 +84,7 @@ test('booth queue, next visitor with video, lead consent and the end of a meetin
   await walt.page.getByRole('button', { name: 'Join the queue' }).click();
   await walt.page.locator('#booth').getByText('You are 2nd in line at acme.').waitFor({ timeout: 5000 });
   await walt.page.evaluate(() => window.scrollTo(0, 0));
-  await walt.page.screenshot({ path: join(SHOTS, 'booth-phone.png'), fullPage: true });
+  await walt.page.screenshot({ path: join(SHOTS, 'booth-phone.png') });
 
   // ---- the exhibitor takes the next visitor: Vera ----
   await staff.page.getByRole('button', { name: 'Next visitor' }).click();

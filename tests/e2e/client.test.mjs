@@ -99,9 +99,10 @@ async function signInWithLink(person, claims) {
   assert.equal(person.id, claims.sub);
 }
 
-async function shot(person, file) {
+/** A screenshot of the whole page, or on a phone of the screen's worth a person sees. */
+async function shot(person, file, { fullPage = true } = {}) {
   await person.page.evaluate(() => window.scrollTo(0, 0));
-  await person.page.screenshot({ path: join(SHOTS, file), fullPage: true });
+  await person.page.screenshot({ path: join(SHOTS, file), fullPage });
 }
 
 /** What an attendee's page shows for `round`: {kind, partners:[ids]}. */
@@ -469,7 +470,7 @@ test('lounge, speed networking with video, feedback and the host console in Chro
   // Three browsers, three calls: each sees both others.
   for (const p of attendees) for (const q of attendees) if (p !== q) await callConnected(p, q);
   await shot(ada, 'round-trio.png');
-  await shot(chen, 'round-phone.png');
+  await shot(chen, 'round-phone.png', { fullPage: false });
   for (const p of everyone) await accessible(p);
 
   mark('waiting for the warning');
