@@ -47,8 +47,9 @@
  * with another lone participant of this round (someone with a bye, or left
  * alone earlier) who is present and not blocked: the one met fewest times,
  * then the highest affinity, then the lowest handle; the pair is recorded
- * as a meeting. With nobody to take, the member gets a bye for the rest of
- * the round and stays available to the next one left alone. Someone whose
+ * as a meeting. With nobody to take (or when the member is away too), the
+ * member gets a bye for the rest of the round and stays available to the
+ * next one left alone. Someone whose
  * round-start bye is cancelled by such a re-pairing has that bye taken back
  * (ib_match_pool_add_bye), so bye fairness counts only rounds sat out.
  * A bye given mid-round, forced by someone else's departure, is not counted.

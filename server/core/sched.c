@@ -454,7 +454,9 @@ static void repair(ib_sched_t *s, uint32_t h, int64_t now, ib_sched_events_t *ev
     uint32_t best = NONE;
     unsigned best_met = 0;
     int best_aff = 0;
-    for (uint32_t q = 0; q < s->n_people; q++) {
+    /* Someone away is paired with nobody: a bye, until they are back and
+     * someone else is left alone. */
+    for (uint32_t q = 0; is_present(s, h) && q < s->n_people; q++) {
         const sched_person_t *p = &s->people[q];
         if (q == h || !p->in || !p->lone || p->round != s->round ||
             ib_match_pool_blocked(s->pool, h, q) || !is_present(s, q))
