@@ -21,10 +21,14 @@ for bin in build-fuzz/fuzz/fuzz_*; do
   mkdir -p "$work"
   dict=(); [ -f "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
   echo "== $name: ${seconds}s"
+  # A sanitizer report is a finding even if it did not stop the run (a
+  # recoverable UBSan check in a library built without -fno-sanitize-recover).
   if ! "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix=build-fuzz/findings/"$name"- "${dict[@]}" "$work" "$corpus" \
-      > "build-fuzz/$name.log" 2>&1; then
+      > "build-fuzz/$name.log" 2>&1 ||
+      grep -qE "runtime error:|ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)" "build-fuzz/$name.log"; then
     echo "FINDING in $name: see build-fuzz/$name.log and build-fuzz/findings/"
+    grep -m5 -E "runtime error:|ERROR: " "build-fuzz/$name.log" || true
     tail -30 "build-fuzz/$name.log"
     status=1
   fi
