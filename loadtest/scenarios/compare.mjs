@@ -54,6 +54,10 @@ function notes() {
     }
     if (bad.length) lines.push(`- ${r.label} at ${r.conns}: ${bad.join('; ')}`);
     for (const n of r.notes || []) lines.push(`  - ${r.label} at ${r.conns}: ${n}`);
+    if (r.load) {
+      const q = r.load.quiet ? 'quiet' : `still busy after a ${r.load.quiet_wait_s} s wait`;
+      lines.push(`- ${r.label} at ${r.conns}: load average ${r.load.loadavg_before} before, ${r.load.loadavg_after} after (${q})`);
+    }
   }
   return lines.length ? '\n\n' + lines.join('\n') : '';
 }

@@ -20,6 +20,7 @@ LT_SERVER_CPU=${LT_SERVER_CPU:-0}
 LT_GEN_CPU=${LT_GEN_CPU:-1}
 mkdir -p "$LT_OUT"
 LT_PIDS=()
+LT_COMMIT=
 
 lt_log() { printf '== %s\n' "$*" >&2; }
 
@@ -42,8 +43,10 @@ lt_build() {
       mkdir -p "$src"
       git -C "$LT_ROOT" archive "$sha" | tar -x -C "$src"
     fi
+    LT_COMMIT=$sha
     lt_log "building icebreaker and ib_loadgen of commit $sha in $LT_BIN"
   else
+    LT_COMMIT="work tree at $(git -C "$LT_ROOT" rev-parse --short HEAD)$(git -C "$LT_ROOT" diff --quiet HEAD -- server protocol include || echo ' + local changes')"
     lt_log "building icebreaker and ib_loadgen from the work tree (HEAD $(git -C "$LT_ROOT" rev-parse --short HEAD)$(git -C "$LT_ROOT" diff --quiet HEAD -- server protocol include || echo ', with local changes')) in $LT_BIN"
   fi
   cmake -S "$src" -B "$LT_BIN" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -115,9 +118,12 @@ lt_core_busy() {
   awk '/^cpu[01] / {printf "%d ", $2+$3+$4+$7+$8+$9}' /proc/stat
 }
 
-# The machine is shared (other engineers' tests run on it): before a
-# measurement, wait until neither core is more than 20% busy over a second,
-# for at most 120 s, and say so when it never got quiet.
+# The machine is shared (other engineers' builds and tests run on it):
+# before a measurement, wait until neither core is more than 20% busy over a
+# second, for at most $LT_QUIET_MAX_S seconds (default 60), then measure
+# anyway and say so. Either way the load is recorded next to the figure.
+LT_QUIET_MAX_S=${LT_QUIET_MAX_S:-60}
+LT_QUIET_WAITED=0
 lt_wait_quiet() {
   local waited=0 a b hz
   hz=$(getconf CLK_TCK)
@@ -127,10 +133,12 @@ lt_wait_quiet() {
     read -r -a b <<<"$(lt_core_busy)"
     if [ $(((b[0] - a[0]) * 100 / hz)) -le 20 ] && [ $(((b[1] - a[1]) * 100 / hz)) -le 20 ]; then
       [ "$waited" = 0 ] || lt_log "waited ${waited}s for the machine to be quiet"
+      LT_QUIET_WAITED=$waited
       return 0
     fi
-    if [ "$waited" -ge 120 ]; then
-      lt_log "WARNING: the machine is still busy after 120 s; measuring anyway"
+    if [ "$waited" -ge "$LT_QUIET_MAX_S" ]; then
+      lt_log "WARNING: the machine is still busy after ${waited}s (core0 $(((b[0] - a[0]) * 100 / hz))%, core1 $(((b[1] - a[1]) * 100 / hz))%, loadavg $(cut -d' ' -f1-3 /proc/loadavg)); measuring anyway"
+      LT_QUIET_WAITED=-$waited
       return 0
     fi
     sleep 2
@@ -139,11 +147,30 @@ lt_wait_quiet() {
 }
 
 # lt_gen ARGS...: the generator on core $LT_GEN_CPU against the server
-# started last, once the machine is quiet.
+# started last, once the machine is quiet (or the wait ran out). The load
+# average before and after, and whether the machine was quiet, are added to
+# the --json report as "load" (compare.mjs prints them with the table).
 lt_gen() {
+  local json="" prev="" a rc=0 before after
+  for a in "$@"; do
+    [ "$prev" = --json ] && json=$a
+    prev=$a
+  done
   lt_wait_quiet
+  before=$(cut -d' ' -f1-3 /proc/loadavg)
   taskset -c "$LT_GEN_CPU" "$LT_BIN/ib_loadgen" --host 127.0.0.1 --port "$LT_PORT" \
-    --secret "$LT_SECRET" --server-pid "$LT_PID" "$@"
+    --secret "$LT_SECRET" --server-pid "$LT_PID" "$@" || rc=$?
+  after=$(cut -d' ' -f1-3 /proc/loadavg)
+  lt_log "load average before: $before, after: $after"
+  if [ -n "$json" ] && [ -f "$json" ]; then
+    LT_J=$json LT_C=$LT_COMMIT LT_B=$before LT_A=$after LT_W=$LT_QUIET_WAITED node -e '
+      const fs = require("fs"), e = process.env, j = JSON.parse(fs.readFileSync(e.LT_J, "utf8"));
+      const w = Number(e.LT_W);
+      j.commit = e.LT_C;
+      j.load = { loadavg_before: e.LT_B, loadavg_after: e.LT_A, quiet: w >= 0, quiet_wait_s: Math.abs(w) };
+      fs.writeFileSync(e.LT_J, JSON.stringify(j, null, 2) + "\n");'
+  fi
+  return $rc
 }
 
 # One line that says what the figures were measured on.

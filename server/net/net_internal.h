@@ -27,6 +27,8 @@ typedef struct ib_node {
     int port; /* the port actually bound */
     bool stopping;
     int64_t drain_deadline;
+    /* heartbeat.c: upgraded connections, next ping first */
+    struct ib_conn *hb_head, *hb_tail;
 } ib_node_t;
 
 /* Reassembly of one incoming WebSocket message. */
@@ -51,6 +53,11 @@ typedef struct ib_echo_msg ib_echo_msg_t;
 
 /* lws per-connection data (the same struct for HTTP and WebSocket). */
 typedef struct ib_conn {
+    /* heartbeat.c: place in the node's ping FIFO, uv_now() times in ms */
+    struct ib_conn *hb_prev, *hb_next;
+    struct lws *hb_wsi;
+    uint64_t hb_due, hb_pong;
+    bool hb_linked, hb_ping_pending;
     ib_session_t *session;
     int close_code;  /* close an unbound connection with this code */
     bool close_sent; /* our close frame is out: the peer's close is its ack */
@@ -76,6 +83,15 @@ void ib__rxguard_accepted(int fd);
 int ib__rxguard_established(struct lws *wsi, ib_conn_t *c);
 void ib__rxguard_forget(ib_conn_t *c);
 void ib__rxguard_free(void);
+
+/* The heartbeat (heartbeat.c): a connection upgraded, its pong, its end;
+ * the tick pings the due ones and drops the silent ones; WRITEABLE sends a
+ * ping that could not go out at once (hb_ping_pending). */
+void ib__hb_add(ib_node_t *node, struct lws *wsi, ib_conn_t *c);
+void ib__hb_pong(ib_node_t *node, ib_conn_t *c);
+void ib__hb_remove(ib_node_t *node, ib_conn_t *c);
+void ib__hb_tick(ib_node_t *node);
+int ib__hb_write_pending(struct lws *wsi, ib_conn_t *c);
 
 int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len);

@@ -94,6 +94,7 @@ static void on_tick(uv_timer_t *t)
     ib_node_t *node = t->data;
     int64_t now = ib__now_ms();
     ib_server_tick(node->srv, now);
+    ib__hb_tick(node);
     if (node->stopping && (node->srv->n_connections == 0 || now >= node->drain_deadline)) {
         uv_timer_stop(&node->tick);
         uv_stop(node->loop);
@@ -112,16 +113,9 @@ static void on_signal(uv_signal_t *h, int signum)
     ib_server_drain(node->srv, now);
 }
 
-static const lws_retry_bo_t *idle_policy(const ib_config_t *cfg)
-{
-    static lws_retry_bo_t policy;
-    uint32_t secs = (uint32_t)((cfg->heartbeat_ms + 999) / 1000);
-    if (secs > 30000)
-        secs = 30000;
-    policy.secs_since_valid_ping = (uint16_t)secs;
-    policy.secs_since_valid_hangup = (uint16_t)(2 * secs);
-    return &policy;
-}
+/* All zeros: lws's own ping and hang-up timer stays off (heartbeat.c
+ * does it, in O(1); a NULL policy would mean lws's default of 300 s). */
+static const lws_retry_bo_t no_idle_policy;
 
 int ib_node_run(ib_config_t *cfg, const char *node_id)
 {
@@ -179,7 +173,7 @@ int ib_node_run(ib_config_t *cfg, const char *node_id)
     info.port = (int)cfg->port;
     info.iface = cfg->host;
     info.protocols = protocols;
-    info.retry_and_idle_policy = idle_policy(cfg);
+    info.retry_and_idle_policy = &no_idle_policy;
     info.timeout_secs = 10; /* handshakes and HTTP transactions */
     info.user = &node;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;

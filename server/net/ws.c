@@ -215,6 +215,8 @@ static int on_writeable(struct lws *wsi, ib_conn_t *c)
     ib_session_t *s = c->session;
     if (c->close_sent)
         return 0;
+    if (c->hb_ping_pending)
+        return ib__hb_write_pending(wsi, c);
 #ifdef IB_TEST_ECHO
     if (c->echo && c->echo_head)
         return ib__echo_write(wsi, c);
@@ -317,14 +319,17 @@ int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         return 0;
 
     case LWS_CALLBACK_WSI_DESTROY:
-        if (c)
+        if (c) {
             ib__rxguard_forget(c);
+            ib__hb_remove(node, c);
+        }
         return 0;
 
     case LWS_CALLBACK_ESTABLISHED:
         memset(c, 0, sizeof(*c));
         if (ib__rxguard_established(wsi, c))
             return -1;
+        ib__hb_add(node, wsi, c);
 #ifdef IB_TEST_ECHO
         if ((c->echo = ib__echo_selected(wsi)))
             return 0;
@@ -334,6 +339,10 @@ int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 
     case LWS_CALLBACK_RECEIVE:
         return on_receive(node, wsi, c, in, len);
+
+    case LWS_CALLBACK_RECEIVE_PONG:
+        ib__hb_pong(node, c);
+        return 0;
 
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(wsi, c);
@@ -358,6 +367,7 @@ int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_CLOSED:
         if (!c)
             break;
+        ib__hb_remove(node, c);
         rx_free(c);
 #ifdef IB_TEST_ECHO
         if (c->echo)
