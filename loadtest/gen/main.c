@@ -649,7 +649,8 @@ static json_t *report(int64_t t_go, int64_t t_ramp, const probe_t *base, const p
     hist_line("connect -> join ok", &h[LG_H_JOIN]);
 
     json_t *srv = json_object();
-    if (O.server_pid > 0) {
+    /* No server figures for a ramp that never finished (no probe then). */
+    if (O.server_pid > 0 && at_ramp->t) {
         double cpu_ramp = (double)(at_ramp->cpu_us - base->cpu_us);
         json_object_set_new(srv, "pid", json_integer(O.server_pid));
         json_object_set_new(srv, "rss_start_kib", json_integer(base->rss_kib));

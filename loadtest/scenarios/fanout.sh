@@ -21,7 +21,8 @@ for n in "${sizes[@]}"; do
     lt_start "$kind"
     lt_log "fanout: $kind with $n members (pid $LT_PID, port $LT_PORT)"
     lt_gen --scenario fanout --label "$kind" --conns "$n" --senders 4 --interval-ms 100 \
-      --warmup-s 2 --measure-s 10 --timeout-s 240 --json "$LT_OUT/fanout-$kind-$n.json" --quiet
+      --warmup-s 2 --measure-s 10 --timeout-s 240 --json "$LT_OUT/fanout-$kind-$n.json" --quiet ||
+      lt_log "the generator stopped with status $? (recorded in its report)"
     files+=("$LT_OUT/fanout-$kind-$n.json")
     lt_stop "$LT_PID"
   done

@@ -21,7 +21,8 @@ for n in "${sizes[@]}"; do
     lt_start "$kind"
     lt_log "idle: $kind with $n clients (pid $LT_PID, port $LT_PORT)"
     lt_gen --scenario idle --label "$kind" --conns "$n" --settle-ms 3000 --timeout-s 180 \
-      --json "$LT_OUT/idle-$kind-$n.json" --quiet
+      --json "$LT_OUT/idle-$kind-$n.json" --quiet ||
+      lt_log "the generator stopped with status $? (recorded in its report)"
     files+=("$LT_OUT/idle-$kind-$n.json")
     lt_stop "$LT_PID"
   done

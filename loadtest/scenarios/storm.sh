@@ -29,7 +29,8 @@ for pass in default crowd10; do
       f="$LT_OUT/storm-$kind-$n.json"
       [ "$pass" = default ] || f="$LT_OUT/storm-$pass-$kind-$n.json"
       lt_gen --scenario storm --label "$kind" --conns "$n" --window 256 --timeout-s 180 \
-        --json "$f" --quiet
+        --json "$f" --quiet ||
+      lt_log "the generator stopped with status $? (recorded in its report)"
       files+=("$f")
       lt_stop "$LT_PID"
     done
