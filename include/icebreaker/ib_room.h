@@ -93,6 +93,18 @@ struct ib_member {
     int64_t joined_ms;
 };
 
+/* A member of a room on other nodes (with a shared store). */
+typedef struct ib_remote {
+    char *id;
+    json_t *user; /* {id,name,role,status} */
+    int64_t joined_ms;
+    char **nodes; /* the nodes where the user is a member */
+    uint16_t n_nodes;
+} ib_remote_t;
+
+/* State of a room's copy of its remote members. */
+enum { IB_SYNC_NONE = 0, IB_SYNC_LOADING, IB_SYNC_LOADED };
+
 struct ib_room {
     ib_event_t *ev;
     char *id;
@@ -107,6 +119,18 @@ struct ib_room {
     ib_room_t *dirty_next;
     /* Users allowed in a pair:/meet: room (others get forbidden). */
     ib_map_t allowed;
+    /* Members on other nodes (lounge: and booth: rooms with a shared
+     * store): user id -> ib_remote_t, read from the store when the room
+     * appears here, then kept by the presence messages of other nodes. */
+    ib_map_t remote;
+    uint32_t n_remote_only; /* remote members with no session here */
+    uint8_t sync;           /* IB_SYNC_* */
+    bool sync_emit;         /* the load in flight is a re-read: announce changes */
+    bool sync_again;        /* re-read once more when the load is done */
+    json_t *sync_queue;     /* presence messages heard while loading */
+    json_t *sync_joined;    /* local arrivals not yet announced (while loading) */
+    void **waiters;         /* joins answered when the load is done (ib_pending_t) */
+    size_t n_waiters;
 };
 
 /* Event by id; created when create is true. NULL when absent or on ENOMEM. */
@@ -126,6 +150,11 @@ ib_member_t *ib_room_member(const ib_room_t *r, const ib_user_t *u);
 
 /* {id,name,role,status} of a user. New reference. */
 json_t *ib_user_json(const ib_user_t *u);
+
+/* Members on every node (users shown once). */
+uint32_t ib_room_count(const ib_room_t *r);
+/* Whether user `id` is a member of r on any node. */
+bool ib_room_has_member_id(const ib_room_t *r, const char *id);
 
 /* Whether presence events are replaced by presence.count (crowd rule). */
 bool ib_room_is_crowded(const ib_room_t *r);
@@ -149,15 +178,21 @@ int ib_room_exit_user(ib_room_t *r, ib_user_t *u);
 void ib_room_empty(ib_room_t *r);
 
 /* Send buf to every live session of every member of r, except the sessions
- * of user `except` (NULL: everyone). */
+ * of user `except` (NULL: everyone), on every node. */
 void ib_room_send(ib_room_t *r, ib_buf_t *buf, const ib_user_t *except);
 
 /* Send what `from` said (chat) to every member of r who has not blocked
  * `from`, the sender included. */
 void ib_room_send_from(ib_room_t *r, ib_buf_t *buf, const char *from);
 
-/* Send buf to every live session of user u. */
+/* Send buf to every live session of user u, on every node. */
 void ib_user_send(ib_user_t *u, ib_buf_t *buf);
+/* Send buf to the live sessions of user `id` of ev on every node (room
+ * non-NULL: only its sessions in that room). */
+void ib_user_send_id(ib_event_t *ev, const char *id, const char *room, ib_buf_t *buf);
+/* Send buf to every live session of the event, on every node; returns the
+ * number of users reached on this node. */
+size_t ib_event_send(ib_event_t *ev, ib_buf_t *buf);
 
 /* Announce a presence change of u in r to the other members, following the
  * crowd rule. state: "joined", "left", "updated". */

@@ -92,6 +92,8 @@ struct ib_session {
     int tlist;                   /* which list: 0 none */
     ib_session_t *uprev, *unext; /* user's sessions */
     ib_session_t *aprev, *anext; /* all sessions */
+    /* Messages received while an asynchronous hello runs (replayed after). */
+    json_t *deferred;
 };
 
 /* Counters exported at /metrics. X(field, "name", "help") */

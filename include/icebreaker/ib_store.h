@@ -24,6 +24,25 @@ typedef struct ib_store ib_store_t;
 typedef void (*ib_store_seq_cb)(void *arg, int err, uint64_t seq);
 /* history: array of chat event objects, oldest first (borrowed). */
 typedef void (*ib_store_history_cb)(void *arg, int err, json_t *history);
+/* A JSON answer (borrowed; NULL with err set, or JSON null when absent). */
+typedef void (*ib_store_json_cb)(void *arg, int err, json_t *v);
+
+/*
+ * Shared stores (Redis) carry messages between nodes. A message is a JSON
+ * header object (the store adds "n", the origin node's id) and an optional
+ * payload passed through as bytes (an event already encoded for clients).
+ * Each node subscribes to the events it serves and hears every message of
+ * those events, its own included.
+ */
+typedef struct ib_store_hooks {
+    void *arg;
+    /* A message of `event` (hdr borrowed; payload may be NULL). */
+    void (*message)(void *arg, const char *event, json_t *hdr, const char *payload, size_t len);
+    /* The node is registered (again) in the shared store, after connecting
+     * or after being taken for dead: put its state back (node_sync) and
+     * re-read the others'. */
+    void (*up)(void *arg);
+} ib_store_hooks_t;
 
 typedef struct ib_store_ops {
     const char *name;
@@ -41,6 +60,35 @@ typedef struct ib_store_ops {
                        ib_store_seq_cb cb, void *arg);
     /* Forget a room's history (when nothing refers to it any more). */
     void (*room_gone)(ib_store_t *st, const char *event, const char *room);
+    /*
+     * Shared stores only (NULL in the memory backend). Fire-and-forget
+     * operations return 0 or IB_EUNAVAIL (not connected) and never call back.
+     */
+    /* Start (node id, grace period for dead nodes' sessions, hooks). */
+    void (*attach)(ib_store_t *st, const char *node_id, int64_t grace_ms,
+                   const ib_store_hooks_t *hooks);
+    /* Hear (on) or stop hearing (off) the messages of an event. */
+    void (*subscribe)(ib_store_t *st, const char *event, int on);
+    /* Send a message to every node serving the event (this one too). */
+    int (*publish)(ib_store_t *st, const char *event, json_t *hdr, const char *payload, size_t len);
+    /* This node's membership of user `user` in a room: value (a JSON
+     * object, kept for other nodes' member lists) or NULL (gone); hdr is
+     * published with it, atomically. */
+    int (*presence)(ib_store_t *st, const char *event, const char *room, const char *user,
+                    json_t *value, json_t *hdr);
+    /* Every node's members of a room: array of {"n":node,"id":user,"v":value}. */
+    int (*presence_list)(ib_store_t *st, const char *event, const char *room, ib_store_json_cb cb,
+                         void *arg);
+    /* Replace this node's whole presence in an event by entries (array of
+     * {"room","id","v"}), then publish hdr. */
+    int (*node_sync)(ib_store_t *st, const char *event, json_t *entries, json_t *hdr);
+    /* A session's resume record (rec NULL: delete it), kept until the
+     * session ends or until its node is dead past the grace period. */
+    int (*resume_put)(ib_store_t *st, const char *event, const char *token, json_t *rec);
+    int (*resume_get)(ib_store_t *st, const char *event, const char *token, ib_store_json_cb cb,
+                      void *arg);
+    /* The node is shutting down: others may treat it as dead now. */
+    void (*leaving)(ib_store_t *st);
     /* "ok", "down" or "off" (no shared store: one node). */
     const char *(*health)(ib_store_t *st);
     void (*free)(ib_store_t *st);

@@ -86,6 +86,50 @@ void ib__sn_pair_left(ib_room_t *r, int64_t now);
 void ib__sn_resumed(ib_session_t *s, int64_t now);
 void ib__event_free_sn(ib_event_t *ev);
 
+/* Several nodes (cluster.c); every function is a no-op on one node. */
+static inline bool ib__cluster(const ib_server_t *srv)
+{
+    return srv->store && srv->store->ops->publish;
+}
+/* Whether room r's membership is shared between nodes. */
+bool ib__cluster_room(const ib_room_t *r);
+void ib__cluster_attach(ib_server_t *srv);
+void ib__cluster_event_new(ib_event_t *ev);
+void ib__cluster_event_gone(ib_event_t *ev);
+/* u became (state "joined") or stopped being ("left") a member of r on
+ * this node, or changed status ("updated"): tell the other nodes. */
+void ib__cluster_member(ib_room_t *r, const ib_user_t *u, const char *state);
+/* Send buf to the other nodes' sessions as described by hdr (stolen). */
+void ib__cluster_publish(ib_event_t *ev, json_t *hdr, ib_buf_t *buf);
+/* Read r's remote members (a join waits for it when waiter is given). */
+void ib__cluster_room_load(ib_room_t *r, bool emit);
+void ib__cluster_room_wait(ib_room_t *r, ib_pending_t *waiter);
+void ib__cluster_room_free(ib_room_t *r);
+/* Resume records: write s's, or forget token. */
+void ib__cluster_resume_dirty(ib_session_t *s);
+void ib__cluster_resume_forget(ib_session_t *s, const char *token);
+void ib__cluster_leaving(ib_server_t *srv);
+/* A hello with a resume token unknown here: ask the store. Returns 0 when
+ * the answer will come later (hello completes then), nonzero to go on as a
+ * fresh session now. */
+int ib__cluster_hello_resume(ib_req_t *req, ib_claims_t *c, const char *resume, int64_t expires);
+
+/* Local delivery only (room.c): to the sessions of r's local members except
+ * user `except` and except members who blocked `from` (each may be NULL). */
+void ib__room_send_local(ib_room_t *r, ib_buf_t *buf, const char *except, const char *from);
+/* Presence event of user (JSON) in r to local members, crowd rule applied. */
+void ib__room_presence_json(ib_room_t *r, json_t *user, const char *state);
+/* A join waiting for the room's remote members: answer it now. */
+void ib__join_finish(ib_pending_t *p);
+/* Hello (session.c): make s a live session of the claims' user (fresh). */
+int ib__session_start(ib_session_t *s, const ib_claims_t *c, int64_t expires);
+/* Finish a hello: new resume token, ok reply (resumed or not). */
+void ib__hello_reply(ib_session_t *s, const json_t *id, bool resumed, int64_t now);
+/* Keep a message received during an asynchronous hello (true: kept). */
+bool ib__session_defer(ib_session_t *s, const char *data, size_t len, bool binary);
+/* Replay the messages received during an asynchronous hello. */
+void ib__session_replay(ib_session_t *s, int64_t now);
+
 /* Users */
 ib_user_t *ib__user_attach(ib_event_t *ev, const ib_claims_t *c, ib_session_t *s);
 void ib__user_detach(ib_user_t *u, ib_session_t *s);

@@ -94,6 +94,8 @@ void ib_session_receive(ib_session_t *s, const char *data, size_t len, bool bina
     srv->now = now;
     if (s->close_code || (s->state != IB_SESSION_HELLO && s->state != IB_SESSION_LIVE))
         return;
+    if (ib__session_defer(s, data, len, binary))
+        return; /* a hello waits for the shared store; replayed after it */
 
     ib_rate_verdict_t verdict = ib_ratelimit_take(&s->rl, (uint64_t)now);
     if (verdict == IB_RATE_ABUSE) {

@@ -36,6 +36,32 @@ static bool may_enter(const ib_room_t *r, const ib_user_t *u)
     return ib_map_get(&r->allowed, u->id) != NULL;
 }
 
+/* A join between the history and the reply (the room's remote members
+ * may still be loading). */
+typedef struct join_wait {
+    ib_room_t *r;
+    json_t *history;
+} join_wait_t;
+
+void ib__join_finish(ib_pending_t *p)
+{
+    join_wait_t *w = p->data;
+    ib_session_t *s = p->s;
+    ib_room_t *r = w->r;
+    json_t *history = w->history;
+    free(w);
+    if (!ib__session_live(s) || !ib_session_in_room(s, r)) {
+        json_decref(history);
+        ib__pending_error(p, IB_ECONFLICT, "left the room meanwhile");
+        return;
+    }
+    uint32_t count = ib_room_count(r);
+    size_t limit = ib_room_is_crowded(r) ? (size_t)s->srv->cfg->crowd : count;
+    ib__pending_ok(p, json_pack("{s:s,s:I,s:o,s:o}", "room", r->id, "count", (json_int_t)count,
+                                "members", ib_room_members_json(r, 0, limit), "history",
+                                history ? history : json_array()));
+}
+
 static void join_history_done(void *arg, int err, json_t *history)
 {
     ib_pending_t *p = arg;
@@ -49,10 +75,18 @@ static void join_history_done(void *arg, int err, json_t *history)
         ib__pending_error(p, IB_EUNAVAIL, "chat history unavailable");
         return;
     }
-    size_t limit = ib_room_is_crowded(r) ? (size_t)s->srv->cfg->crowd : r->count;
-    ib__pending_ok(p, json_pack("{s:s,s:I,s:o,s:o}", "room", r->id, "count", (json_int_t)r->count,
-                                "members", ib_room_members_json(r, 0, limit), "history",
-                                history ? json_incref(history) : json_array()));
+    join_wait_t *w = malloc(sizeof(*w));
+    if (!w) {
+        ib__pending_error(p, IB_ENOMEM, NULL);
+        return;
+    }
+    w->r = r;
+    w->history = history ? json_incref(history) : json_array();
+    p->data = w;
+    if (ib__cluster_room(r) && r->sync != IB_SYNC_LOADED)
+        ib__cluster_room_wait(r, p);
+    else
+        ib__join_finish(p);
 }
 
 int ib_h_join(ib_req_t *req)
@@ -166,8 +200,10 @@ static void chat_appended(void *arg, int err, uint64_t seq)
                           "chat is unavailable: the shared store cannot be reached");
         return;
     }
-    /* Deliver to the room's local members (the sender included). */
-    if (s->ev) {
+    /* Deliver to the room's local members (the sender included); between
+     * nodes the store publishes the numbered message and every node, this
+     * one included, delivers it from there, in sequence order. */
+    if (s->ev && !ib__cluster(s->srv)) {
         ib_room_t *r = ib_room_get(s->ev, json_string_value(json_object_get(msg, "room")), false);
         if (r) {
             ib_buf_t *b = ib_buf_from_json(msg);
@@ -240,8 +276,8 @@ int ib_h_members(ib_req_t *req)
         req->why = "join the room first";
         return IB_EFORBIDDEN;
     }
-    ib__reply_ok(req, json_pack("{s:s,s:I,s:I,s:o}", "room", r->id, "count", (json_int_t)r->count,
-                                "offset", (json_int_t)offset, "members",
-                                ib_room_members_json(r, (size_t)offset, (size_t)limit)));
+    ib__reply_ok(req, json_pack("{s:s,s:I,s:I,s:o}", "room", r->id, "count",
+                                (json_int_t)ib_room_count(r), "offset", (json_int_t)offset,
+                                "members", ib_room_members_json(r, (size_t)offset, (size_t)limit)));
     return 0;
 }

@@ -114,13 +114,7 @@ int ib_h_announce(ib_req_t *req)
     json_decref(ev);
     if (!b)
         return IB_ENOMEM;
-    size_t n = 0;
-    const char *k;
-    void *v;
-    for (size_t i = 0; ib_map_next(&s->ev->users, &i, &k, &v);) {
-        ib_user_send(v, b);
-        n++;
-    }
+    size_t n = ib_event_send(s->ev, b); /* every node's sessions */
     ib_buf_unref(b);
     ib__reply_ok(req, json_pack("{s:I}", "users", (json_int_t)n));
     return 0;

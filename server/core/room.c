@@ -40,6 +40,7 @@ ib_event_t *ib_event_get(ib_server_t *srv, const char *id, bool create)
     ev->srv = srv;
     if (ib_map_put(&srv->events, ev->id, ev))
         goto err;
+    ib__cluster_event_new(ev);
     return ev;
 err:
     if (ev)
@@ -55,6 +56,7 @@ void ib_event_maybe_free(ib_event_t *ev)
     if (!ev || ev->users.count || ev->rooms.count || ev->n_sessions || ev->kicked.count ||
         ev->blocks.count || ev->booths.count || ev->sn.count)
         return;
+    ib__cluster_event_gone(ev);
     ib_map_del(&ev->srv->events, ev->id);
     ib_map_free(&ev->users);
     ib_map_free(&ev->rooms);
@@ -71,6 +73,11 @@ void ib__event_destroy(ib_event_t *ev)
     ib__event_free_moderation(ev);
     ib__event_free_booths(ev);
     ib__event_free_sn(ev);
+    const char *k;
+    void *v;
+    for (size_t i = 0; ib_map_next(&ev->rooms, &i, &k, &v);)
+        ib__cluster_room_free(v);
+    ib__cluster_event_gone(ev);
     ib_map_del(&ev->srv->events, ev->id);
     ib_map_free(&ev->users);
     ib_map_free(&ev->rooms);
@@ -195,6 +202,7 @@ void ib_room_maybe_free(ib_room_t *r)
     ib_map_del(&r->ev->rooms, r->id);
     srv->n_rooms--;
     ib_map_free(&r->by_user);
+    ib__cluster_room_free(r);
     /* allowed maps user id -> strdup'ed id (keys owned by values) */
     const char *k;
     void *v;
@@ -233,9 +241,19 @@ ib_member_t *ib_room_member(const ib_room_t *r, const ib_user_t *u)
     return ib_map_get(&r->by_user, u->id);
 }
 
+uint32_t ib_room_count(const ib_room_t *r)
+{
+    return r->count + r->n_remote_only;
+}
+
+bool ib_room_has_member_id(const ib_room_t *r, const char *id)
+{
+    return ib_map_get(&r->by_user, id) || ib_map_get(&r->remote, id);
+}
+
 bool ib_room_is_crowded(const ib_room_t *r)
 {
-    return r->count > (uint32_t)r->ev->srv->cfg->crowd;
+    return ib_room_count(r) > (uint32_t)r->ev->srv->cfg->crowd;
 }
 
 int ib_room_enter(ib_room_t *r, ib_session_t *s)
@@ -258,6 +276,7 @@ int ib_room_enter(ib_room_t *r, ib_session_t *s)
     }
     m->user = s->user;
     m->n_sessions = 1;
+    m->joined_ms = r->ev->srv->now;
     m->prev = r->last;
     if (r->last)
         r->last->next = m;
@@ -265,6 +284,13 @@ int ib_room_enter(ib_room_t *r, ib_session_t *s)
         r->first = m;
     r->last = m;
     r->count++;
+    if (ib_map_get(&r->remote, s->user->id))
+        r->n_remote_only--;
+    if (ib__cluster_room(r)) {
+        ib__cluster_member(r, s->user, "joined");
+        if (r->sync == IB_SYNC_NONE)
+            ib__cluster_room_load(r, false);
+    }
     return 1;
 }
 
@@ -287,6 +313,12 @@ int ib_room_exit(ib_room_t *r, ib_session_t *s)
         r->last = m->prev;
     free(m);
     r->count--;
+    if (ib_map_get(&r->remote, s->user->id))
+        r->n_remote_only++;
+    /* A draining node's presence stays until the survivors remove it after
+     * the grace period, so that its clients can resume elsewhere unseen. */
+    if (!r->ev->srv->draining)
+        ib__cluster_member(r, s->user, "left");
     return 1;
 }
 
@@ -305,21 +337,12 @@ void ib_room_empty(ib_room_t *r)
         ib_room_exit_user(r, r->first->user);
 }
 
-void ib_room_send(ib_room_t *r, ib_buf_t *buf, const ib_user_t *except)
+void ib__room_send_local(ib_room_t *r, ib_buf_t *buf, const char *except, const char *from)
 {
+    bool any_blocks = from && r->ev->blocks.count > 0;
     for (ib_member_t *m = r->first; m; m = m->next) {
-        if (m->user == except)
+        if (except && !strcmp(m->user->id, except))
             continue;
-        for (ib_session_t *s = m->user->sessions; s; s = s->unext)
-            if (s->state == IB_SESSION_LIVE && ib_session_in_room(s, r))
-                ib_session_send(s, buf);
-    }
-}
-
-void ib_room_send_from(ib_room_t *r, ib_buf_t *buf, const char *from)
-{
-    bool any_blocks = r->ev->blocks.count > 0;
-    for (ib_member_t *m = r->first; m; m = m->next) {
         if (any_blocks && ib_event_blocks(r->ev, m->user->id, from))
             continue;
         for (ib_session_t *s = m->user->sessions; s; s = s->unext)
@@ -328,11 +351,64 @@ void ib_room_send_from(ib_room_t *r, ib_buf_t *buf, const char *from)
     }
 }
 
+void ib_room_send(ib_room_t *r, ib_buf_t *buf, const ib_user_t *except)
+{
+    ib__room_send_local(r, buf, except ? except->id : NULL, NULL);
+    if (ib__cluster_room(r)) {
+        json_t *hdr = json_pack("{s:s,s:s}", "k", "r", "room", r->id);
+        if (hdr && except)
+            json_object_set_new(hdr, "x", json_string(except->id));
+        ib__cluster_publish(r->ev, hdr, buf);
+    }
+}
+
+void ib_room_send_from(ib_room_t *r, ib_buf_t *buf, const char *from)
+{
+    ib__room_send_local(r, buf, NULL, from);
+    if (ib__cluster_room(r))
+        ib__cluster_publish(r->ev, json_pack("{s:s,s:s,s:s}", "k", "r", "room", r->id, "f", from),
+                            buf);
+}
+
 void ib_user_send(ib_user_t *u, ib_buf_t *buf)
 {
     for (ib_session_t *s = u->sessions; s; s = s->unext)
         if (s->state == IB_SESSION_LIVE)
             ib_session_send(s, buf);
+    if (ib__cluster(u->ev->srv))
+        ib__cluster_publish(u->ev, json_pack("{s:s,s:s}", "k", "u", "id", u->id), buf);
+}
+
+void ib_user_send_id(ib_event_t *ev, const char *id, const char *room, ib_buf_t *buf)
+{
+    ib_user_t *u = ib_user_find(ev, id);
+    ib_room_t *r = room ? ib_room_get(ev, room, false) : NULL;
+    for (ib_session_t *s = u ? u->sessions : NULL; s; s = s->unext)
+        if (s->state == IB_SESSION_LIVE && (!room || (r && ib_session_in_room(s, r))))
+            ib_session_send(s, buf);
+    if (ib__cluster(ev->srv)) {
+        json_t *hdr = json_pack("{s:s,s:s}", "k", "u", "id", id);
+        if (hdr && room)
+            json_object_set_new(hdr, "room", json_string(room));
+        ib__cluster_publish(ev, hdr, buf);
+    }
+}
+
+size_t ib_event_send(ib_event_t *ev, ib_buf_t *buf)
+{
+    size_t n = 0;
+    const char *k;
+    void *v;
+    for (size_t i = 0; ib_map_next(&ev->users, &i, &k, &v);) {
+        ib_user_t *u = v;
+        for (ib_session_t *s = u->sessions; s; s = s->unext)
+            if (s->state == IB_SESSION_LIVE)
+                ib_session_send(s, buf);
+        n++;
+    }
+    if (ib__cluster(ev->srv))
+        ib__cluster_publish(ev, json_pack("{s:s}", "k", "e"), buf);
+    return n;
 }
 
 void ib__room_count_changed(ib_room_t *r)
@@ -344,27 +420,67 @@ void ib__room_count_changed(ib_room_t *r)
     r->ev->srv->dirty_rooms = r;
 }
 
-void ib_room_presence(ib_room_t *r, ib_user_t *u, const char *state)
+void ib__room_presence_json(ib_room_t *r, json_t *user, const char *state)
 {
     ib_server_t *srv = r->ev->srv;
     /* The crowd rule looks at the larger of the counts before and after
      * the change, so the arrival that makes a room crowded is counted, not
      * announced, and so is the departure that makes it small again. */
-    bool crowded = r->count + (strcmp(state, "left") == 0 ? 1 : 0) > (uint32_t)srv->cfg->crowd;
+    bool crowded =
+        ib_room_count(r) + (strcmp(state, "left") == 0 ? 1 : 0) > (uint32_t)srv->cfg->crowd;
     if (crowded) {
         if (strcmp(state, "updated"))
             ib__room_count_changed(r);
         return;
     }
-    json_t *ev = json_pack("{s:s,s:s,s:o,s:s}", "type", "presence", "room", r->id, "user",
-                           ib_user_json(u), "state", state);
+    json_t *ev = json_pack("{s:s,s:s,s:O,s:s}", "type", "presence", "room", r->id, "user", user,
+                           "state", state);
     ib_buf_t *b = ib_buf_from_json(ev);
     json_decref(ev);
     if (!b)
         return;
     srv->metrics.presence_events++;
-    ib_room_send(r, b, u);
+    ib__room_send_local(r, b, json_string_value(json_object_get(user, "id")), NULL);
     ib_buf_unref(b);
+}
+
+/* Whether id is in a JSON array of strings; remove it when found. */
+static bool take_id(json_t *arr, const char *id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) if (!strcmp(json_string_value(v), id))
+    {
+        json_array_remove(arr, i);
+        return true;
+    }
+    return false;
+}
+
+void ib_room_presence(ib_room_t *r, ib_user_t *u, const char *state)
+{
+    if (ib__cluster_room(r)) {
+        if (!strcmp(state, "updated")) {
+            ib__cluster_member(r, u, "updated");
+        } else {
+            /* Arrivals wait for the room's remote members (a user already
+             * here through another node is not announced again). */
+            if (r->sync == IB_SYNC_LOADING && !strcmp(state, "joined")) {
+                if (!r->sync_joined)
+                    r->sync_joined = json_array();
+                json_array_append_new(r->sync_joined, json_string(u->id));
+                return;
+            }
+            if (!strcmp(state, "left") && take_id(r->sync_joined, u->id))
+                return;
+            if (ib_map_get(&r->remote, u->id))
+                return;
+        }
+    }
+    json_t *user = ib_user_json(u);
+    if (user)
+        ib__room_presence_json(r, user, state);
+    json_decref(user);
 }
 
 void ib__rooms_flush_counts(ib_server_t *srv, int64_t now)
@@ -381,18 +497,64 @@ void ib__rooms_flush_counts(ib_server_t *srv, int64_t now)
         r->dirty_next = NULL;
         r->count_sent_ms = now;
         json_t *ev = json_pack("{s:s,s:s,s:I}", "type", "presence.count", "room", r->id, "count",
-                               (json_int_t)r->count);
+                               (json_int_t)ib_room_count(r));
         ib_buf_t *b = ib_buf_from_json(ev);
         json_decref(ev);
         if (b) {
-            ib_room_send(r, b, NULL);
+            ib__room_send_local(r, b, NULL, NULL);
             ib_buf_unref(b);
         }
     }
 }
 
+typedef struct sorted_member {
+    int64_t joined;
+    size_t order;
+    json_t *user; /* borrowed or NULL (then local) */
+    const ib_user_t *local;
+} sorted_member_t;
+
+static int by_joined(const void *a, const void *b)
+{
+    const sorted_member_t *x = a, *y = b;
+    if (x->joined != y->joined)
+        return x->joined < y->joined ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Local and remote members merged, oldest first. */
+static json_t *members_merged(const ib_room_t *r, size_t offset, size_t limit)
+{
+    size_t n = ib_room_count(r), k = 0;
+    sorted_member_t *all = calloc(n ? n : 1, sizeof(*all));
+    json_t *arr = json_array();
+    if (!all || !arr) {
+        free(all);
+        return arr;
+    }
+    for (ib_member_t *m = r->first; m && k < n; m = m->next, k++)
+        all[k] = (sorted_member_t){m->joined_ms, k, NULL, m->user};
+    const char *key;
+    void *v;
+    for (size_t i = 0; k < n && ib_map_next(&r->remote, &i, &key, &v);) {
+        ib_remote_t *rm = v;
+        if (!ib_map_get(&r->by_user, key)) {
+            all[k] = (sorted_member_t){rm->joined_ms, k, rm->user, NULL};
+            k++;
+        }
+    }
+    qsort(all, k, sizeof(*all), by_joined);
+    for (size_t i = offset; i < k && i - offset < limit; i++)
+        json_array_append_new(arr,
+                              all[i].local ? ib_user_json(all[i].local) : json_incref(all[i].user));
+    free(all);
+    return arr;
+}
+
 json_t *ib_room_members_json(const ib_room_t *r, size_t offset, size_t limit)
 {
+    if (r->remote.count)
+        return members_merged(r, offset, limit);
     json_t *arr = json_array();
     if (!arr)
         return NULL;

@@ -115,13 +115,20 @@ static void session_kill(ib_session_t *s)
     ib_server_t *srv = s->srv;
     if (s->state == IB_SESSION_DEAD)
         return;
+    json_decref(s->deferred);
+    s->deferred = NULL;
     if (s->user) {
+        /* A draining node keeps its resume records: its clients resume on
+         * another node. */
+        if (!srv->draining)
+            ib__cluster_resume_forget(s, s->resume);
+        ib_map_del(&srv->resumes, s->resume);
+        s->resume[0] = 0; /* no record written again while leaving */
         ib__session_leave_all(s);
         ib__user_detach(s->user, s);
         s->user = NULL;
         srv->n_sessions--;
         s->ev->n_sessions--;
-        ib_map_del(&srv->resumes, s->resume);
     }
     free(s->rooms);
     s->rooms = NULL;
@@ -270,8 +277,10 @@ int ib__session_add_room(ib_session_t *s, ib_room_t *r)
         s->cap_rooms = cap;
     }
     s->rooms[s->n_rooms++] = r;
-    if (room_capped(r))
+    if (room_capped(r)) {
         s->n_capped++;
+        ib__cluster_resume_dirty(s);
+    }
     return 0;
 }
 
@@ -280,8 +289,10 @@ void ib__session_del_room(ib_session_t *s, ib_room_t *r)
     for (uint16_t i = 0; i < s->n_rooms; i++)
         if (s->rooms[i] == r) {
             s->rooms[i] = s->rooms[--s->n_rooms];
-            if (room_capped(r))
+            if (room_capped(r)) {
                 s->n_capped--;
+                ib__cluster_resume_dirty(s);
+            }
             return;
         }
 }
@@ -398,32 +409,57 @@ int ib_h_hello(ib_req_t *req)
         session_adopt(old, s, expires);
         target = old;
         resumed = true;
+    } else if (resume && !old && ib__cluster_hello_resume(req, &c, resume, expires) == 0) {
+        /* The session may live on another node: the store answers later. */
+        return 0;
     } else {
-        ib_event_t *ev = ib_event_get(srv, c.event, true);
-        ib_user_t *u = ev ? ib__user_attach(ev, &c, s) : NULL;
-        if (!u) {
+        rc = ib__session_start(s, &c, expires);
+        if (rc) {
             ib_claims_clear(&c);
-            ib_event_maybe_free(ev);
-            return IB_ENOMEM;
+            return rc;
         }
-        s->ev = ev;
-        s->user = u;
-        ev->n_sessions++;
-        srv->n_sessions++;
-        s->state = IB_SESSION_LIVE;
-        s->expires = expires;
-        tl_remove(s);
     }
     ib_claims_clear(&c);
+    ib__hello_reply(target, req->m->id, resumed, req->now);
+    if (resumed)
+        ib__sn_resumed(target, req->now);
+    return 0;
+}
+
+int ib__session_start(ib_session_t *s, const ib_claims_t *c, int64_t expires)
+{
+    ib_server_t *srv = s->srv;
+    ib_event_t *ev = ib_event_get(srv, c->event, true);
+    ib_user_t *u = ev ? ib__user_attach(ev, c, s) : NULL;
+    if (!u) {
+        ib_event_maybe_free(ev);
+        return IB_ENOMEM;
+    }
+    s->ev = ev;
+    s->user = u;
+    ev->n_sessions++;
+    srv->n_sessions++;
+    s->state = IB_SESSION_LIVE;
+    s->expires = expires;
+    tl_remove(s);
+    return 0;
+}
+
+void ib__hello_reply(ib_session_t *target, const json_t *id, bool resumed, int64_t now)
+{
+    ib_server_t *srv = target->srv;
     /* A fresh resume token on every hello: an old one cannot be replayed. */
-    if (target->resume[0])
+    if (target->resume[0]) {
         ib_map_del(&srv->resumes, target->resume);
+        ib__cluster_resume_forget(target, target->resume);
+    }
     new_token(srv, target->resume, 2 * IB_SESSION_ID_LEN);
     if (ib_map_put(&srv->resumes, target->resume, target))
         target->resume[0] = 0;
+    ib__cluster_resume_dirty(target);
     srv->metrics.hello_ok++;
 
-    json_t *ok = ib_reply_ok(req->m->id);
+    json_t *ok = ib_reply_ok(id);
     json_object_set_new(ok, "session", json_string(target->id));
     json_object_set_new(ok, "resume", json_string(target->resume));
     json_object_set_new(ok, "resumed", json_boolean(resumed));
@@ -432,12 +468,9 @@ int ib_h_hello(ib_req_t *req)
                                   target->user->name, "role", ib_role_name(target->user->role)));
     json_object_set_new(ok, "event", json_string(target->ev->id));
     json_object_set_new(ok, "node", json_string(srv->node_id));
-    json_object_set_new(ok, "server_time", json_integer(req->now));
+    json_object_set_new(ok, "server_time", json_integer(now));
     json_object_set_new(ok, "heartbeat_ms", json_integer(srv->cfg->heartbeat_ms));
     ib_session_send_json(target, ok);
-    if (resumed)
-        ib__sn_resumed(target, req->now);
-    return 0;
 }
 
 void ib_server_tick(ib_server_t *srv, int64_t now)
@@ -482,6 +515,8 @@ void ib_server_drain(ib_server_t *srv, int64_t now)
 {
     srv->now = now;
     srv->draining = true;
+    /* Other nodes may count this one's sessions as disconnected now. */
+    ib__cluster_leaving(srv);
     for (ib_session_t *s = srv->all; s; s = s->anext)
         if (s->conn)
             ib_session_close(s, IB_CLOSE_GOING_AWAY, "server shutting down", false);
@@ -497,6 +532,7 @@ ib_server_t *ib_server_new(const ib_config_t *cfg, const ib_transport_t *tr, ib_
     srv->tr = *tr;
     srv->store = store;
     snprintf(srv->node_id, sizeof(srv->node_id), "%s", node_id);
+    ib__cluster_attach(srv);
     return srv;
 }
 

@@ -26,6 +26,8 @@
 #include <uv.h>
 
 #include "icebreaker/ib_err.h"
+#include "icebreaker/ib_ids.h"
+#include "icebreaker/ib_map.h"
 #include "icebreaker/ib_store_redis.h"
 
 #define IB_REDIS_TTL_S 86400 /* keys of an idle room expire after a day */
@@ -48,6 +50,10 @@ static const char CHAT_APPEND_LUA[] =
     "redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1) "
     "redis.call('EXPIRE', KEYS[1], ARGV[3]) "
     "redis.call('EXPIRE', KEYS[2], ARGV[3]) "
+    "if ARGV[5] ~= '' then "
+    "  redis.call('PUBLISH', ARGV[5], ARGV[6] .. string.sub(ARGV[1], 1, -2) .. ',\"seq\":' .. s .. "
+    "'}') "
+    "end "
     "return s";
 
 static const char CHAT_DELETE_LUA[] =
@@ -73,6 +79,7 @@ struct rcmd {
     /* the caller */
     ib_store_seq_cb seq_cb;
     ib_store_history_cb history_cb;
+    ib_store_json_cb json_cb;
     void *arg;
     uint64_t seq;
     json_t *msg;
@@ -94,6 +101,20 @@ struct redis_store {
     uint64_t backoff_ms;
     bool ping_pending;
     int64_t ping_sent;
+    char ip[64]; /* the address last resolved */
+    /* Between nodes (after attach) */
+    char node_id[IB_ID_MAX + 1];
+    int64_t grace_ms;
+    ib_store_hooks_t hooks;
+    bool attached;
+    redisAsyncContext *sub; /* the SUBSCRIBE context */
+    bool sub_ready;         /* subscribed (the node channel confirmed) */
+    bool want_up;           /* run the up sequence at the next heartbeat */
+    bool hb_pending, reap_pending;
+    ib_map_t subs;       /* event -> strdup'ed event: channels we want */
+    ib_map_t registered; /* event -> strdup: in this node's events set */
+    ib_map_t synced;     /* event -> strdup: put back by the current up */
+    uv_timer_t hb;
 };
 
 static void connect_now(redis_store_t *rs);
@@ -195,6 +216,11 @@ static void key(char *out, size_t n, const char *event, const char *room, const 
     snprintf(out, n, "ib:{%s}:room:%s:%s", event, room, what);
 }
 
+static void chan(char *out, size_t n, const char *event)
+{
+    snprintf(out, n, "ib:{%s}:bus", event);
+}
+
 /* --- chat --- */
 
 static void chat_append_done(rcmd_t *c, redisReply *r, int err)
@@ -230,12 +256,35 @@ static int rs_chat_append(ib_store_t *st, const char *event, const char *room, j
     c->seq_cb = cb;
     c->arg = arg;
     c->msg = json_incref(msg);
-    const char *argv[] = {"EVAL", CHAT_APPEND_LUA, "2", kseq, kchat, body, hist, ttl, deadline};
-    size_t lens[9];
-    for (int i = 0; i < 9; i++)
+    /* Between nodes, the script publishes the numbered message itself, so
+     * that every node hears a room's messages in sequence order. */
+    char ch[256] = "";
+    char *hdr = NULL;
+    if (rs->attached) {
+        chan(ch, sizeof(ch), event);
+        const char *from = json_string_value(json_object_get(json_object_get(msg, "from"), "id"));
+        json_t *h = json_pack("{s:s,s:s,s:s,s:s}", "k", "chat", "room", room, "from",
+                              from ? from : "", "n", rs->node_id);
+        char *hs = h ? json_dumps(h, JSON_COMPACT) : NULL;
+        json_decref(h);
+        if (hs && (hdr = malloc(strlen(hs) + 2)))
+            sprintf(hdr, "%s\n", hs);
+        free(hs);
+        if (!hdr) {
+            free(body);
+            json_decref(c->msg);
+            free(c);
+            return IB_ENOMEM;
+        }
+    }
+    const char *argv[] = {"EVAL", CHAT_APPEND_LUA, "2", kseq,          kchat, body, hist,
+                          ttl,    deadline,        ch,  hdr ? hdr : ""};
+    size_t lens[11];
+    for (int i = 0; i < 11; i++)
         lens[i] = strlen(argv[i]);
-    int rc = rcmd_send(c, 9, argv, lens);
+    int rc = rcmd_send(c, 11, argv, lens);
     free(body);
+    free(hdr);
     return rc;
 }
 
@@ -347,7 +396,708 @@ static void rs_room_gone(ib_store_t *st, const char *event, const char *room)
 static const char *rs_health(ib_store_t *st)
 {
     redis_store_t *rs = (redis_store_t *)st;
-    return rs->connected ? "ok" : "down";
+    return rs->connected && (!rs->attached || rs->sub_ready) ? "ok" : "down";
+}
+
+/* --- between nodes ---
+ *
+ * Keys of an event (hash tag {<event>}, one Cluster slot per event):
+ *   ib:{E}:bus                  channel: every message between nodes
+ *   ib:{E}:room:<R>:members     hash "<node> <user>" -> member JSON
+ *   ib:{E}:node:<N>:rooms       set: rooms where node N has members
+ *   ib:{E}:node:<N>:resumes     set: resume tokens of node N's sessions
+ *   ib:{E}:resume               hash token -> resume record
+ * Node keys (hash tag {nodes}, one slot):
+ *   ib:{nodes}:all              set of registered nodes
+ *   ib:{nodes}:hb:<N>           heartbeat, PX IB_REDIS_HB_TTL_MS
+ *   ib:{nodes}:events:<N>       set: events where node N has state
+ *   ib:{nodes}:dead             zset node -> when its state is removed
+ *   ib:{nodes}:bus              channel (keeps the subscription alive)
+ */
+
+/* Remove node ARGV[1]'s presence and resume records from an event, then put
+ * back the entries ARGV[7..] (room, user, value triples); ARGV[6] = '1'
+ * publishes `left` for every entry removed (a dead node), ARGV[4] (when not
+ * empty) is published at the end. */
+static const char NODE_SYNC_LUA[] =
+    "local pre = ARGV[1] .. ' ' "
+    "for _, room in ipairs(redis.call('SMEMBERS', KEYS[1])) do "
+    "  local h = ARGV[2] .. room .. ':members' "
+    "  for _, f in ipairs(redis.call('HKEYS', h)) do "
+    "    if string.sub(f, 1, #pre) == pre then "
+    "      redis.call('HDEL', h, f) "
+    "      if ARGV[6] == '1' then "
+    "        redis.call('PUBLISH', ARGV[3], cjson.encode({k='p', n=ARGV[1], room=room, "
+    "          id=string.sub(f, #pre + 1), s='left'}) .. '\\n') "
+    "      end "
+    "    end "
+    "  end "
+    "end "
+    "redis.call('DEL', KEYS[1]) "
+    "for _, t in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('HDEL', KEYS[3], t) end "
+    "redis.call('DEL', KEYS[2]) "
+    "for i = 7, #ARGV, 3 do "
+    "  local h = ARGV[2] .. ARGV[i] .. ':members' "
+    "  redis.call('HSET', h, pre .. ARGV[i + 1], ARGV[i + 2]) "
+    "  redis.call('EXPIRE', h, ARGV[5]) "
+    "  redis.call('SADD', KEYS[1], ARGV[i]) "
+    "end "
+    "if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end "
+    "return 1";
+
+static const char PRESENCE_LUA[] = "if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) "
+                                   "else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
+                                   "  redis.call('EXPIRE', KEYS[1], ARGV[6]) "
+                                   "  redis.call('SADD', KEYS[2], ARGV[3]) end "
+                                   "redis.call('PUBLISH', ARGV[4], ARGV[5]) "
+                                   "return 1";
+
+static const char RESUME_PUT_LUA[] = "if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) "
+                                     "  redis.call('SREM', KEYS[2], ARGV[1]) "
+                                     "else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
+                                     "  redis.call('EXPIRE', KEYS[1], ARGV[3]) "
+                                     "  redis.call('SADD', KEYS[2], ARGV[1]) end "
+                                     "return 1";
+
+/* Returns 1 when the heartbeat was still there, 0 when this node was not
+ * registered (first start, Redis restarted, or taken for dead). */
+static const char HEARTBEAT_LUA[] = "local had = redis.call('EXISTS', KEYS[1]) "
+                                    "redis.call('SET', KEYS[1], '1', 'PX', ARGV[2]) "
+                                    "redis.call('SADD', KEYS[2], ARGV[1]) "
+                                    "redis.call('ZREM', KEYS[3], ARGV[1]) "
+                                    "return had";
+
+/* Nodes whose heartbeat expired are marked dead (their state goes at
+ * now + grace); returns the nodes whose time has come (and that did not
+ * come back). Each dead node is returned to exactly one caller. */
+static const char REAP_LUA[] =
+    "for _, n in ipairs(redis.call('SMEMBERS', KEYS[1])) do "
+    "  if redis.call('EXISTS', ARGV[3] .. n) == 0 then "
+    "    redis.call('SREM', KEYS[1], n) "
+    "    redis.call('ZADD', KEYS[2], tonumber(ARGV[1]) + tonumber(ARGV[2]), n) "
+    "  end "
+    "end "
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1]) "
+    "local out = {} "
+    "for _, n in ipairs(due) do "
+    "  redis.call('ZREM', KEYS[2], n) "
+    "  if redis.call('EXISTS', ARGV[3] .. n) == 0 then table.insert(out, n) end "
+    "end "
+    "return out";
+
+static const char LEAVING_LUA[] = "redis.call('DEL', KEYS[1]) "
+                                  "redis.call('SREM', KEYS[2], ARGV[1]) "
+                                  "redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1]) "
+                                  "return 1";
+
+#define IB_REDIS_HB_MS 1000
+#define IB_REDIS_HB_TTL_MS 5000
+#define NODES_ALL "ib:{nodes}:all"
+#define NODES_DEAD "ib:{nodes}:dead"
+#define NODES_BUS "ib:{nodes}:bus"
+#define NODES_HB "ib:{nodes}:hb:"
+
+static int64_t wall_ms(void)
+{
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void fire_done(rcmd_t *c, redisReply *r, int err)
+{
+    (void)c;
+    (void)r;
+    (void)err;
+}
+
+/* A command whose answer nobody waits for (still with a deadline, so that
+ * its rcmd is freed). argv entries are NUL-terminated unless lens given. */
+static int fire(redis_store_t *rs, int argc, const char **argv, const size_t *lens)
+{
+    rcmd_t *c = rcmd_new(rs, fire_done);
+    if (!c)
+        return IB_ENOMEM;
+    size_t own[argc > 0 ? argc : 1];
+    if (!lens) {
+        for (int i = 0; i < argc; i++)
+            own[i] = strlen(argv[i]);
+        lens = own;
+    }
+    return rcmd_send(c, argc, argv, lens);
+}
+
+/* "<header JSON with n>\n<payload>", malloc'ed. */
+static char *frame(redis_store_t *rs, json_t *hdr, const char *payload, size_t len, size_t *outlen)
+{
+    json_object_set_new(hdr, "n", json_string(rs->node_id));
+    char *h = json_dumps(hdr, JSON_COMPACT);
+    if (!h)
+        return NULL;
+    size_t hl = strlen(h);
+    char *m = malloc(hl + 1 + len + 1);
+    if (m) {
+        memcpy(m, h, hl);
+        m[hl] = '\n';
+        if (len)
+            memcpy(m + hl + 1, payload, len);
+        m[hl + 1 + len] = 0;
+        *outlen = hl + 1 + len;
+    }
+    free(h);
+    return m;
+}
+
+static int rs_publish(ib_store_t *st, const char *event, json_t *hdr, const char *payload,
+                      size_t len)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    if (!rs->connected)
+        return IB_EUNAVAIL;
+    char ch[256];
+    chan(ch, sizeof(ch), event);
+    size_t ml;
+    char *m = frame(rs, hdr, payload, len, &ml);
+    if (!m)
+        return IB_ENOMEM;
+    const char *argv[] = {"PUBLISH", ch, m};
+    size_t lens[] = {7, strlen(ch), ml};
+    int rc = fire(rs, 3, argv, lens);
+    free(m);
+    return rc;
+}
+
+/* The event is in this node's events set (for the dead-node cleanup). */
+static void register_event(redis_store_t *rs, const char *event)
+{
+    if (ib_map_get(&rs->registered, event))
+        return;
+    char *d = strdup(event);
+    if (!d || ib_map_put(&rs->registered, d, d)) {
+        free(d);
+        return;
+    }
+    char k[256];
+    snprintf(k, sizeof(k), "ib:{nodes}:events:%s", rs->node_id);
+    const char *argv[] = {"SADD", k, event};
+    fire(rs, 3, argv, NULL);
+}
+
+static int rs_presence(ib_store_t *st, const char *event, const char *room, const char *user,
+                       json_t *value, json_t *hdr)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    if (!rs->connected)
+        return IB_EUNAVAIL;
+    register_event(rs, event);
+    char kmem[256], krooms[256], ch[256], field[160], ttl[24];
+    key(kmem, sizeof(kmem), event, room, "members");
+    snprintf(krooms, sizeof(krooms), "ib:{%s}:node:%s:rooms", event, rs->node_id);
+    chan(ch, sizeof(ch), event);
+    snprintf(field, sizeof(field), "%s %s", rs->node_id, user);
+    snprintf(ttl, sizeof(ttl), "%d", IB_REDIS_TTL_S);
+    char *v = value ? json_dumps(value, JSON_COMPACT) : NULL;
+    size_t ml;
+    char *m = frame(rs, hdr, NULL, 0, &ml);
+    int rc = IB_ENOMEM;
+    if (m && (v || !value)) {
+        const char *argv[] = {"EVAL",     PRESENCE_LUA, "2", kmem, krooms, field,
+                              v ? v : "", room,         ch,  m,    ttl};
+        rc = fire(rs, 11, argv, NULL);
+    }
+    free(v);
+    free(m);
+    return rc;
+}
+
+/* HGETALL of a room's members into [{n,id,v}] */
+static void presence_list_done(rcmd_t *c, redisReply *r, int err)
+{
+    if (err || r->type != REDIS_REPLY_ARRAY) {
+        c->json_cb(c->arg, err ? err : IB_EINTERNAL, NULL);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        const char *sp = memchr(f->str, ' ', f->len);
+        if (!sp || sp == f->str || (size_t)(sp - f->str) + 1 >= f->len)
+            continue;
+        json_t *val = json_loadb(v->str, v->len, 0, NULL);
+        if (!json_is_object(val)) {
+            json_decref(val);
+            continue;
+        }
+        json_array_append_new(arr,
+                              json_pack("{s:s%,s:s%,s:o}", "n", f->str, (size_t)(sp - f->str), "id",
+                                        sp + 1, f->len - (size_t)(sp - f->str) - 1, "v", val));
+    }
+    if (!arr) {
+        c->json_cb(c->arg, IB_ENOMEM, NULL);
+        return;
+    }
+    c->json_cb(c->arg, 0, arr);
+    json_decref(arr);
+}
+
+static int rs_presence_list(ib_store_t *st, const char *event, const char *room,
+                            ib_store_json_cb cb, void *arg)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    char kmem[256];
+    key(kmem, sizeof(kmem), event, room, "members");
+    rcmd_t *c = rcmd_new(rs, presence_list_done);
+    if (!c)
+        return IB_ENOMEM;
+    c->json_cb = cb;
+    c->arg = arg;
+    const char *argv[] = {"HGETALL", kmem};
+    size_t lens[] = {7, strlen(kmem)};
+    return rcmd_send(c, 2, argv, lens);
+}
+
+/* Node sync or dead-node cleanup of one event. */
+static int node_sync(redis_store_t *rs, const char *node, const char *event, json_t *entries,
+                     json_t *hdr, bool announce_left)
+{
+    size_t n = entries ? json_array_size(entries) : 0;
+    char krooms[256], kres[256], khash[256], pre[256], ch[256], ttl[24];
+    snprintf(krooms, sizeof(krooms), "ib:{%s}:node:%s:rooms", event, node);
+    snprintf(kres, sizeof(kres), "ib:{%s}:node:%s:resumes", event, node);
+    snprintf(khash, sizeof(khash), "ib:{%s}:resume", event);
+    snprintf(pre, sizeof(pre), "ib:{%s}:room:", event);
+    chan(ch, sizeof(ch), event);
+    snprintf(ttl, sizeof(ttl), "%d", IB_REDIS_TTL_S);
+    size_t ml = 0;
+    char *m = hdr ? frame(rs, hdr, NULL, 0, &ml) : NULL;
+    size_t argc = 12 + 3 * n;
+    const char **argv = calloc(argc, sizeof(*argv));
+    char **vals = calloc(n ? n : 1, sizeof(*vals));
+    int rc = IB_ENOMEM;
+    if (argv && vals && (m || !hdr)) {
+        argv[0] = "EVAL";
+        argv[1] = NODE_SYNC_LUA;
+        argv[2] = "3";
+        argv[3] = krooms;
+        argv[4] = kres;
+        argv[5] = khash;
+        argv[6] = node;
+        argv[7] = pre;
+        argv[8] = ch;
+        argv[9] = m ? m : "";
+        argv[10] = ttl;
+        argv[11] = announce_left ? "1" : "0";
+        size_t k = 12;
+        bool ok = true;
+        for (size_t i = 0; i < n; i++) {
+            json_t *e = json_array_get(entries, i);
+            const char *room = json_string_value(json_object_get(e, "room"));
+            const char *id = json_string_value(json_object_get(e, "id"));
+            vals[i] = json_dumps(json_object_get(e, "v"), JSON_COMPACT);
+            if (!room || !id || !vals[i]) {
+                ok = false;
+                break;
+            }
+            argv[k++] = room;
+            argv[k++] = id;
+            argv[k++] = vals[i];
+        }
+        if (ok)
+            rc = fire(rs, (int)k, argv, NULL);
+    }
+    for (size_t i = 0; vals && i < n; i++)
+        free(vals[i]);
+    free(vals);
+    free(argv);
+    free(m);
+    return rc;
+}
+
+static int rs_node_sync(ib_store_t *st, const char *event, json_t *entries, json_t *hdr)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    if (!rs->connected)
+        return IB_EUNAVAIL;
+    if (!ib_map_get(&rs->synced, event)) {
+        char *d = strdup(event);
+        if (d && ib_map_put(&rs->synced, d, d))
+            free(d);
+    }
+    if (json_array_size(entries))
+        register_event(rs, event);
+    return node_sync(rs, rs->node_id, event, entries, hdr, false);
+}
+
+static int rs_resume_put(ib_store_t *st, const char *event, const char *token, json_t *rec)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    if (!rs->connected)
+        return IB_EUNAVAIL;
+    if (rec)
+        register_event(rs, event);
+    char khash[256], kres[256], ttl[24];
+    snprintf(khash, sizeof(khash), "ib:{%s}:resume", event);
+    snprintf(kres, sizeof(kres), "ib:{%s}:node:%s:resumes", event, rs->node_id);
+    snprintf(ttl, sizeof(ttl), "%d", IB_REDIS_TTL_S);
+    char *v = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    if (rec && !v)
+        return IB_ENOMEM;
+    const char *argv[] = {"EVAL", RESUME_PUT_LUA, "2", khash, kres, token, v ? v : "", ttl};
+    int rc = fire(rs, 8, argv, NULL);
+    free(v);
+    return rc;
+}
+
+static void resume_get_done(rcmd_t *c, redisReply *r, int err)
+{
+    if (err) {
+        c->json_cb(c->arg, err, NULL);
+        return;
+    }
+    json_t *v = r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
+    if (!json_is_object(v)) {
+        json_decref(v);
+        v = json_null();
+    }
+    c->json_cb(c->arg, 0, v);
+    json_decref(v);
+}
+
+static int rs_resume_get(ib_store_t *st, const char *event, const char *token, ib_store_json_cb cb,
+                         void *arg)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    char khash[256];
+    snprintf(khash, sizeof(khash), "ib:{%s}:resume", event);
+    rcmd_t *c = rcmd_new(rs, resume_get_done);
+    if (!c)
+        return IB_ENOMEM;
+    c->json_cb = cb;
+    c->arg = arg;
+    const char *argv[] = {"HGET", khash, token};
+    size_t lens[] = {4, strlen(khash), strlen(token)};
+    return rcmd_send(c, 3, argv, lens);
+}
+
+/* --- subscriptions --- */
+
+static void on_sub_message(redisAsyncContext *ac, void *reply, void *privdata);
+
+static void subscribe_cmd(redis_store_t *rs, const char *verb, const char *event)
+{
+    char ch[256];
+    chan(ch, sizeof(ch), event);
+    const char *argv[] = {verb, ch};
+    redisAsyncCommandArgv(rs->sub, on_sub_message, rs, 2, argv, NULL);
+}
+
+static void rs_subscribe(ib_store_t *st, const char *event, int on)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    char *have = ib_map_get(&rs->subs, event);
+    if (on && !have) {
+        char *d = strdup(event);
+        if (!d || ib_map_put(&rs->subs, d, d)) {
+            free(d);
+            return;
+        }
+    } else if (!on && have) {
+        ib_map_del(&rs->subs, event);
+        free(have);
+    } else {
+        return;
+    }
+    if (rs->sub && rs->sub_ready)
+        subscribe_cmd(rs, on ? "SUBSCRIBE" : "UNSUBSCRIBE", event);
+}
+
+static void heartbeat(redis_store_t *rs);
+
+static void on_sub_message(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    redis_store_t *rs = privdata;
+    redisReply *r = reply;
+    if (!r || ac != rs->sub || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    const char *kind = r->element[0]->str;
+    if (!strcmp(kind, "subscribe")) {
+        if (!rs->sub_ready && r->element[1]->type == REDIS_REPLY_STRING &&
+            !strcmp(r->element[1]->str, NODES_BUS)) {
+            rs->sub_ready = true;
+            rs->want_up = true;
+            heartbeat(rs);
+        }
+        return;
+    }
+    if (strcmp(kind, "message") || r->element[1]->type != REDIS_REPLY_STRING ||
+        r->element[2]->type != REDIS_REPLY_STRING || !rs->hooks.message)
+        return;
+    /* channel ib:{<event>}:bus */
+    const char *c = r->element[1]->str;
+    size_t cl = r->element[1]->len;
+    if (cl < 10 || strncmp(c, "ib:{", 4) || strcmp(c + cl - 5, "}:bus"))
+        return;
+    char event[IB_ID_MAX + 1];
+    size_t el = cl - 9;
+    if (el == 0 || el > IB_ID_MAX)
+        return;
+    memcpy(event, c + 4, el);
+    event[el] = 0;
+    const char *m = r->element[2]->str;
+    size_t ml = r->element[2]->len;
+    const char *nl = memchr(m, '\n', ml);
+    if (!nl)
+        return;
+    json_t *hdr = json_loadb(m, (size_t)(nl - m), 0, NULL);
+    if (json_is_object(hdr)) {
+        size_t pl = ml - (size_t)(nl + 1 - m);
+        rs->hooks.message(rs->hooks.arg, event, hdr, pl ? nl + 1 : NULL, pl);
+    }
+    json_decref(hdr);
+}
+
+static void on_sub_disconnect(const redisAsyncContext *ac, int status);
+
+static void on_sub_connect(const redisAsyncContext *ac, int status)
+{
+    redis_store_t *rs = ac->data;
+    if (status != REDIS_OK) {
+        if (rs->sub == ac)
+            rs->sub = NULL;
+        return; /* the command context's PING decides when to retry */
+    }
+    if (rs->sub != ac)
+        return;
+    /* The node channel first: its confirmation says we are subscribed. */
+    size_t n = rs->subs.count;
+    const char **argv = calloc(n + 2, sizeof(*argv));
+    if (!argv)
+        return;
+    argv[0] = "SUBSCRIBE";
+    argv[1] = NODES_BUS;
+    char(*chans)[256] = calloc(n ? n : 1, sizeof(*chans));
+    size_t k = 2;
+    const char *key_;
+    void *v;
+    for (size_t i = 0; chans && ib_map_next(&rs->subs, &i, &key_, &v);) {
+        chan(chans[k - 2], sizeof(chans[0]), key_);
+        argv[k] = chans[k - 2];
+        k++;
+    }
+    if (chans)
+        redisAsyncCommandArgv(rs->sub, on_sub_message, rs, (int)k, argv, NULL);
+    free(chans);
+    free(argv);
+}
+
+static void connect_sub(redis_store_t *rs, const char *ip)
+{
+    if (rs->sub || !rs->attached)
+        return;
+    redisAsyncContext *ac = redisAsyncConnect(ip, rs->port);
+    if (!ac || ac->err) {
+        if (ac)
+            redisAsyncFree(ac);
+        return;
+    }
+    ac->data = rs;
+    if (redisLibuvAttach(ac, rs->loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_sub_connect);
+    redisAsyncSetDisconnectCallback(ac, on_sub_disconnect);
+    rs->sub = ac;
+    rs->sub_ready = false;
+}
+
+static void drop_sub(redis_store_t *rs)
+{
+    redisAsyncContext *ac = rs->sub;
+    rs->sub = NULL;
+    rs->sub_ready = false;
+    if (ac)
+        redisAsyncFree(ac);
+}
+
+/* --- heartbeat, the up sequence, dead nodes --- */
+
+static void up_events_done(rcmd_t *c, redisReply *r, int err)
+{
+    redis_store_t *rs = c->rs;
+    if (err || r->type != REDIS_REPLY_ARRAY)
+        return;
+    /* Events this node had state in but no longer serves: clear them. */
+    char k[256];
+    snprintf(k, sizeof(k), "ib:{nodes}:events:%s", rs->node_id);
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING || e->len > IB_ID_MAX)
+            continue;
+        if (ib_map_get(&rs->synced, e->str) || ib_map_get(&rs->registered, e->str))
+            continue;
+        json_t *hdr = json_pack("{s:s}", "k", "sync");
+        node_sync(rs, rs->node_id, e->str, NULL, hdr, false);
+        json_decref(hdr);
+        const char *argv[] = {"SREM", k, e->str};
+        fire(rs, 3, argv, NULL);
+    }
+}
+
+static void clear_names(ib_map_t *m)
+{
+    const char *k;
+    void *v;
+    for (size_t i = 0; ib_map_next(m, &i, &k, &v);)
+        free(v);
+    ib_map_free(m);
+}
+
+static void run_up(redis_store_t *rs)
+{
+    clear_names(&rs->registered);
+    clear_names(&rs->synced);
+    if (rs->hooks.up)
+        rs->hooks.up(rs->hooks.arg);
+    char k[256];
+    snprintf(k, sizeof(k), "ib:{nodes}:events:%s", rs->node_id);
+    rcmd_t *c = rcmd_new(rs, up_events_done);
+    if (c) {
+        const char *argv[] = {"SMEMBERS", k};
+        size_t lens[] = {8, strlen(k)};
+        rcmd_send(c, 2, argv, lens);
+    }
+}
+
+static void heartbeat_done(rcmd_t *c, redisReply *r, int err)
+{
+    redis_store_t *rs = c->rs;
+    rs->hb_pending = false;
+    if (err || r->type != REDIS_REPLY_INTEGER || rs->freeing)
+        return;
+    if (r->integer == 0 || rs->want_up) {
+        rs->want_up = false;
+        run_up(rs);
+    }
+}
+
+static void dead_events_done(rcmd_t *c, redisReply *r, int err)
+{
+    redis_store_t *rs = c->rs;
+    const char *node = json_string_value(c->msg);
+    if (err || r->type != REDIS_REPLY_ARRAY || !node)
+        return;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type == REDIS_REPLY_STRING && e->len <= IB_ID_MAX)
+            node_sync(rs, node, e->str, NULL, NULL, true);
+    }
+    char k[256];
+    snprintf(k, sizeof(k), "ib:{nodes}:events:%s", node);
+    const char *argv[] = {"DEL", k};
+    fire(rs, 2, argv, NULL);
+}
+
+static void reap_done(rcmd_t *c, redisReply *r, int err)
+{
+    redis_store_t *rs = c->rs;
+    rs->reap_pending = false;
+    if (err || r->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING || e->len > IB_ID_MAX)
+            continue;
+        rcmd_t *d = rcmd_new(rs, dead_events_done);
+        if (!d)
+            continue;
+        d->msg = json_string(e->str);
+        char k[256];
+        snprintf(k, sizeof(k), "ib:{nodes}:events:%s", e->str);
+        const char *argv[] = {"SMEMBERS", k};
+        size_t lens[] = {8, strlen(k)};
+        rcmd_send(d, 2, argv, lens);
+    }
+}
+
+static void heartbeat(redis_store_t *rs)
+{
+    if (!rs->attached || !rs->connected || !rs->sub_ready || rs->freeing)
+        return;
+    char hb[256], ttl[24], now[24], grace[24];
+    snprintf(hb, sizeof(hb), NODES_HB "%s", rs->node_id);
+    snprintf(ttl, sizeof(ttl), "%d", IB_REDIS_HB_TTL_MS);
+    if (!rs->hb_pending) {
+        rcmd_t *c = rcmd_new(rs, heartbeat_done);
+        if (c) {
+            const char *argv[] = {"EVAL",    HEARTBEAT_LUA, "3",         hb,
+                                  NODES_ALL, NODES_DEAD,    rs->node_id, ttl};
+            size_t lens[8];
+            for (int i = 0; i < 8; i++)
+                lens[i] = strlen(argv[i]);
+            if (rcmd_send(c, 8, argv, lens) == 0)
+                rs->hb_pending = true;
+        }
+    }
+    if (!rs->reap_pending) {
+        snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+        snprintf(grace, sizeof(grace), "%lld", (long long)rs->grace_ms);
+        rcmd_t *c = rcmd_new(rs, reap_done);
+        if (c) {
+            const char *argv[] = {"EVAL",     REAP_LUA, "2",   NODES_ALL,
+                                  NODES_DEAD, now,      grace, NODES_HB};
+            size_t lens[8];
+            for (int i = 0; i < 8; i++)
+                lens[i] = strlen(argv[i]);
+            if (rcmd_send(c, 8, argv, lens) == 0)
+                rs->reap_pending = true;
+        }
+    }
+}
+
+static void on_hb_timer(uv_timer_t *t)
+{
+    heartbeat(t->data);
+}
+
+static void rs_attach(ib_store_t *st, const char *node_id, int64_t grace_ms,
+                      const ib_store_hooks_t *hooks)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    snprintf(rs->node_id, sizeof(rs->node_id), "%s", node_id);
+    rs->grace_ms = grace_ms;
+    rs->hooks = *hooks;
+    rs->attached = true;
+    uv_timer_start(&rs->hb, on_hb_timer, IB_REDIS_HB_MS, IB_REDIS_HB_MS);
+}
+
+static void rs_leaving(ib_store_t *st)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    if (!rs->attached || !rs->connected)
+        return;
+    char hb[256], when[24];
+    snprintf(hb, sizeof(hb), NODES_HB "%s", rs->node_id);
+    snprintf(when, sizeof(when), "%lld", (long long)(wall_ms() + rs->grace_ms));
+    const char *argv[] = {"EVAL", LEAVING_LUA, "3", hb, NODES_ALL, NODES_DEAD, rs->node_id, when};
+    fire(rs, 8, argv, NULL);
+    /* No more heartbeats: they would bring the node back. */
+    rs->attached = false;
+    uv_timer_stop(&rs->hb);
+}
+
+static void on_sub_disconnect(const redisAsyncContext *ac, int status)
+{
+    redis_store_t *rs = ac->data;
+    (void)status;
+    if (rs->sub != ac)
+        return;
+    /* The ping timer connects it again; the up sequence then re-reads. */
+    rs->sub = NULL;
+    rs->sub_ready = false;
 }
 
 /* --- connection management --- */
@@ -377,6 +1127,8 @@ static void on_ping_reply(redisAsyncContext *ac, void *reply, void *privdata)
     if (r && r->type == REDIS_REPLY_STATUS) {
         rs->connected = true;
         rs->backoff_ms = 0;
+        if (!rs->sub)
+            connect_sub(rs, rs->ip);
     }
 }
 
@@ -397,6 +1149,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     rs->ac = NULL;
     rs->connected = false;
     rs->ping_pending = false;
+    drop_sub(rs);
     schedule_reconnect(rs);
 }
 
@@ -431,6 +1184,7 @@ static void drop_context(redis_store_t *rs)
     rs->ping_pending = false;
     if (ac)
         redisAsyncFree(ac);
+    drop_sub(rs);
     schedule_reconnect(rs);
 }
 
@@ -471,6 +1225,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         schedule_reconnect(rs);
         return;
     }
+    snprintf(rs->ip, sizeof(rs->ip), "%s", ip);
     connect_ip(rs, ip);
 }
 
@@ -501,6 +1256,8 @@ static void on_ping_timer(uv_timer_t *t)
             drop_context(rs);
         return;
     }
+    if (rs->connected && !rs->sub)
+        connect_sub(rs, rs->ip);
     send_ping(rs);
 }
 
@@ -513,9 +1270,15 @@ static void rs_free(ib_store_t *st)
         rs->ac = NULL;
         redisAsyncFree(ac);
     }
+    drop_sub(rs);
     rs->connected = false;
+    rs->attached = false;
+    clear_names(&rs->subs);
+    clear_names(&rs->registered);
+    clear_names(&rs->synced);
     uv_close((uv_handle_t *)&rs->reconnect, handle_closed);
     uv_close((uv_handle_t *)&rs->ping, handle_closed);
+    uv_close((uv_handle_t *)&rs->hb, handle_closed);
     if (rs->resolving)
         uv_cancel((uv_req_t *)&rs->resolver);
 }
@@ -526,6 +1289,15 @@ static const ib_store_ops_t redis_ops = {
     .chat_history = rs_chat_history,
     .chat_delete = rs_chat_delete,
     .room_gone = rs_room_gone,
+    .attach = rs_attach,
+    .subscribe = rs_subscribe,
+    .publish = rs_publish,
+    .presence = rs_presence,
+    .presence_list = rs_presence_list,
+    .node_sync = rs_node_sync,
+    .resume_put = rs_resume_put,
+    .resume_get = rs_resume_get,
+    .leaving = rs_leaving,
     .health = rs_health,
     .free = rs_free,
 };
@@ -597,8 +1369,9 @@ ib_store_t *ib_store_redis_new(void *loop, const char *url, size_t history, char
     rs->history = history;
     uv_timer_init(rs->loop, &rs->reconnect);
     uv_timer_init(rs->loop, &rs->ping);
-    rs->reconnect.data = rs->ping.data = rs;
-    rs->handles = 2;
+    uv_timer_init(rs->loop, &rs->hb);
+    rs->reconnect.data = rs->ping.data = rs->hb.data = rs;
+    rs->handles = 3;
     uv_timer_start(&rs->ping, on_ping_timer, IB_REDIS_PING_MS, IB_REDIS_PING_MS);
     connect_now(rs);
     return &rs->base;
