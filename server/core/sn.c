@@ -2,16 +2,15 @@
  * Speed networking, live: a host creates a session in a lounge, members of
  * the lounge opt in, and timed rounds pair them in pair: rooms.
  *
- * The round clock is the server tick (100 ms, a libuv timer in net/): each
- * session has one deadline, `ends_at`, and the tick moves it on: round ->
- * break -> next round ... -> ended. Pause keeps the time left; resume and
- * extend move `ends_at`, and every such change is told to the lounge as
- * sn.state. The pairing itself is ib_match's (rules and guarantees in
- * ib_match.h): at the start of each round the people opted in and connected
- * are matched, each group gets a fresh pair: room that only its members may
- * enter, and each person gets sn.match with their partners and what makes
- * the match. Someone whose partner leaves mid-round is paired again with
- * another lone participant they have not met, or gets a bye.
+ * The phases, the clock, who is in which group and the re-pairing are the
+ * scheduler's (ib_sched.h, pure); the pairing itself is ib_match's (rules
+ * and guarantees in ib_match.h). This file is the I/O around them: it feeds
+ * the scheduler the verbs, the server tick (100 ms, a libuv timer in net/),
+ * departures from pair: rooms and who is connected, and turns the events it
+ * returns into messages and rooms: sn.state to the lounge on every change
+ * of phase or of ends_at, a fresh pair: room for each group that only its
+ * members may enter, sn.match to each participant with their partners and
+ * what makes the match, sn.warning 30 s before the end of a long round.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,14 +21,17 @@
 
 #define IB_SN_ROUNDS_MAX 100
 #define IB_SN_SECONDS_MAX 7200
-#define IB_SN_WARNING_MS 30000
 #define IB_SN_PER_EVENT_MAX 64
-
-static const char *const phase_names[] = {"lobby", "round", "break", "paused", "ended"};
 
 ib_sn_person_t *ib__sn_person(const ib_sn_t *sn, const char *id)
 {
     return ib_map_get(&sn->people, id);
+}
+
+static ib_sn_person_t *by_handle(ib_sn_t *sn, uint32_t h)
+{
+    const char *id = ib_match_pool_id(ib_sched_pool(sn->sched), h);
+    return id ? ib__sn_person(sn, id) : NULL;
 }
 
 bool ib__sn_met(const ib_sn_t *sn, uint32_t round, const char *a, const char *b)
@@ -51,31 +53,28 @@ bool ib__sn_met(const ib_sn_t *sn, uint32_t round, const char *a, const char *b)
     return false;
 }
 
-static size_t participants(const ib_sn_t *sn)
+static json_t *state_msg(const ib_sn_t *sn, ib_sched_phase_t phase, uint32_t round, int64_t ends_at,
+                         int64_t now)
 {
-    size_t n = 0;
-    const char *k;
-    void *v;
-    for (size_t i = 0; ib_map_next(&sn->people, &i, &k, &v);)
-        n += ((ib_sn_person_t *)v)->in;
-    return n;
+    bool timed = phase == IB_SCHED_ROUND || phase == IB_SCHED_BREAK;
+    return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:I}", "type", "sn.state", "session", sn->id,
+                     "lounge", sn->lounge, "phase", ib_sched_phase_name(phase), "round",
+                     (json_int_t)round, "rounds", (json_int_t)ib_sched_config(sn->sched)->rounds,
+                     "participants", (json_int_t)ib_sched_participants(sn->sched), "ends_at",
+                     timed ? json_integer(ends_at) : json_null(), "server_time", (json_int_t)now);
 }
 
+/* The current state. */
 static json_t *state_json(const ib_sn_t *sn, int64_t now)
 {
-    bool timed = sn->phase == IB_SN_ROUND || sn->phase == IB_SN_BREAK;
-    return json_pack(
-        "{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:I}", "type", "sn.state", "session", sn->id, "lounge",
-        sn->lounge, "phase", phase_names[sn->phase], "round", (json_int_t)sn->rounds_started,
-        "rounds", (json_int_t)sn->rounds, "participants", (json_int_t)participants(sn), "ends_at",
-        timed ? json_integer(sn->ends_at) : json_null(), "server_time", (json_int_t)now);
+    return state_msg(sn, ib_sched_phase(sn->sched), ib_sched_round(sn->sched),
+                     ib_sched_ends_at(sn->sched), now);
 }
 
-/* sn.state to every member of the lounge (and to hosts elsewhere who made
- * it: the creator hears it too). */
-static void broadcast_state(ib_sn_t *sn, int64_t now)
+/* sn.state to every member of the lounge (and to the host who made it,
+ * wherever they are). */
+static void broadcast(ib_sn_t *sn, json_t *st)
 {
-    json_t *st = state_json(sn, now);
     ib_buf_t *b = ib_buf_from_json(st);
     json_decref(st);
     if (!b)
@@ -108,12 +107,20 @@ static bool connected(const ib_sn_t *sn, const char *id)
     return false;
 }
 
+/* The scheduler's presence callback. */
+static bool present(void *ctx, uint32_t h)
+{
+    ib_sn_t *sn = ctx;
+    const char *id = ib_match_pool_id(ib_sched_pool(sn->sched), h);
+    return id && connected(sn, id);
+}
+
 /* The reasons of a match as wire strings: "ai" for a shared interest,
- * "offers: x" / "seeks: x" for an offer meeting a seek. */
+ * "you offer: x" / "they offer: x" for an offer meeting a seek. */
 static json_t *shared_json(const ib_sn_t *sn, uint32_t to, uint32_t partner)
 {
     ib_match_reason_t r[IB_MATCH_SHARED_MAX];
-    size_t n = ib_match_shared(sn->pool, to, partner, r, IB_MATCH_SHARED_MAX);
+    size_t n = ib_match_shared(ib_sched_pool(sn->sched), to, partner, r, IB_MATCH_SHARED_MAX);
     json_t *arr = json_array();
     for (size_t i = 0; i < n && i < IB_MATCH_SHARED_MAX; i++) {
         char buf[IB_MATCH_TAG_LEN_MAX * 4 + 16];
@@ -128,38 +135,51 @@ static json_t *shared_json(const ib_sn_t *sn, uint32_t to, uint32_t partner)
     return arr;
 }
 
-static void person_set_match(ib_sn_t *sn, ib_sn_person_t *p, const char *room, json_t *match)
+/* Take p out of the pair: room of their previous group (no hooks: the
+ * scheduler already knows). */
+static void leave_room(ib_sn_t *sn, ib_sn_person_t *p)
 {
+    ib_room_t *r = p->room ? ib_room_get(sn->ev, p->room, false) : NULL;
+    ib_user_t *u = ib_user_find(sn->ev, p->id);
+    if (r && u)
+        ib_room_exit_user(r, u);
     free(p->room);
+    p->room = NULL;
+}
+
+static void person_set_match(ib_sn_t *sn, ib_sn_person_t *p, const char *room, uint32_t round,
+                             json_t *match)
+{
+    leave_room(sn, p);
     p->room = room ? strdup(room) : NULL;
     json_decref(p->match);
     p->match = match;
-    p->round = sn->rounds_started;
+    p->round = round;
     send_to(sn, p->id, match);
 }
 
-static json_t *match_msg(const ib_sn_t *sn, const char *room, json_t *partners)
+static json_t *match_msg(const ib_sn_t *sn, const ib_sched_event_t *e, const char *room,
+                         json_t *partners)
 {
     json_t *m =
         json_pack("{s:s,s:s,s:I,s:o,s:I,s:o}", "type", "sn.match", "session", sn->id, "round",
-                  (json_int_t)sn->rounds_started, "room", room ? json_string(room) : json_null(),
-                  "ends_at", (json_int_t)sn->ends_at, "partners", partners);
+                  (json_int_t)e->round, "room", room ? json_string(room) : json_null(), "ends_at",
+                  (json_int_t)e->ends_at, "partners", partners);
     if (!room)
         json_object_set_new(m, "reason", json_string("bye"));
     return m;
 }
 
-/* Make a pair: room for the people in ids (n of them), put their live
- * sessions in, and send each their sn.match. Returns 0 or IB_ENOMEM. */
-static int open_group(ib_sn_t *sn, ib_sn_person_t **ps, size_t n)
+/* Make pair: room room_id for group g, open to its members, with their
+ * connected sessions in it. Returns the room or NULL on ENOMEM. */
+static ib_room_t *make_room(ib_sn_t *sn, const char *room_id, uint32_t g, ib_sn_person_t **ps,
+                            size_t n)
 {
-    char room_id[IB_ID_MAX + 8];
-    snprintf(room_id, sizeof(room_id), "pair:%.40s-%u", sn->id, ++sn->next_room);
     ib_room_t *r = ib_room_get(sn->ev, room_id, true);
     if (!r)
-        return IB_ENOMEM;
+        return NULL;
     r->pins++; /* the session holds its rooms until the round ends */
-    json_array_append_new(sn->rooms_now, json_string(room_id));
+    json_object_set_new(sn->rooms_now, room_id, json_integer(g));
     for (size_t i = 0; i < n; i++) {
         ib__room_allow(r, ps[i]->id);
         ib_user_t *u = ib_user_find(sn->ev, ps[i]->id);
@@ -167,6 +187,30 @@ static int open_group(ib_sn_t *sn, ib_sn_person_t **ps, size_t n)
             if (s->state == IB_SESSION_LIVE || s->state == IB_SESSION_DETACHED)
                 ib_room_enter(r, s);
     }
+    return r;
+}
+
+/* A GROUP event: a room, and each member's sn.match. */
+static void open_group(ib_sn_t *sn, const ib_sched_event_t *e)
+{
+    ib_sn_person_t *ps[IB_MATCH_GROUP_MAX];
+    size_t n = 0;
+    for (unsigned m = 0; m < e->n_members; m++)
+        if ((ps[n] = by_handle(sn, e->members[m])))
+            n++;
+    char room_id[IB_ID_MAX + 8];
+    snprintf(room_id, sizeof(room_id), "pair:%.40s-%u", sn->id, ++sn->next_room);
+    /* The members leave the room they had (a re-pairing) before entering
+     * the new one. */
+    for (size_t i = 0; i < n; i++)
+        leave_room(sn, ps[i]);
+    if (!make_room(sn, room_id, e->group, ps, n))
+        return;
+    json_t *ids = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(ids, json_string(ps[i]->id));
+    json_t *hist = json_array_get(sn->history, e->round - 1);
+    json_array_append_new(json_object_get(hist, "groups"), ids);
     for (size_t i = 0; i < n; i++) {
         json_t *partners = json_array();
         for (size_t j = 0; j < n; j++) {
@@ -176,33 +220,37 @@ static int open_group(ib_sn_t *sn, ib_sn_person_t **ps, size_t n)
             json_object_set_new(card, "shared", shared_json(sn, ps[i]->handle, ps[j]->handle));
             json_array_append_new(partners, card);
         }
-        ps[i]->alone = false;
-        person_set_match(sn, ps[i], room_id, match_msg(sn, room_id, partners));
+        person_set_match(sn, ps[i], room_id, e->round, match_msg(sn, e, room_id, partners));
     }
-    return 0;
 }
 
-static void give_bye(ib_sn_t *sn, ib_sn_person_t *p)
+static void give_bye(ib_sn_t *sn, const ib_sched_event_t *e)
 {
-    p->alone = true;
-    person_set_match(sn, p, NULL, match_msg(sn, NULL, json_array()));
+    ib_sn_person_t *p = by_handle(sn, e->members[0]);
+    if (!p)
+        return;
+    if (!e->repair) {
+        json_t *hist = json_array_get(sn->history, e->round - 1);
+        json_array_append_new(json_object_get(hist, "byes"), json_string(p->id));
+    }
+    person_set_match(sn, p, NULL, e->round, match_msg(sn, e, NULL, json_array()));
 }
 
 /* Close the rooms of the round: everyone in them is taken out. */
 static void close_rooms(ib_sn_t *sn)
 {
-    size_t i;
-    json_t *id;
-    json_array_foreach(sn->rooms_now, i, id)
+    const char *id;
+    json_t *g;
+    json_object_foreach(sn->rooms_now, id, g)
     {
-        ib_room_t *r = ib_room_get(sn->ev, json_string_value(id), false);
+        ib_room_t *r = ib_room_get(sn->ev, id, false);
         if (!r)
             continue;
         ib_room_empty(r);
         r->pins--;
         ib_room_maybe_free(r);
     }
-    json_array_clear(sn->rooms_now);
+    json_object_clear(sn->rooms_now);
     const char *k;
     void *v;
     for (size_t j = 0; ib_map_next(&sn->people, &j, &k, &v);) {
@@ -211,13 +259,75 @@ static void close_rooms(ib_sn_t *sn)
         p->room = NULL;
         json_decref(p->match);
         p->match = NULL;
-        p->alone = false;
     }
 }
 
-/* Blocks of the event between participants, into the pool. */
+/* Stored sn.match messages (resent on resume) follow a moved deadline. */
+static void set_ends_at(ib_sn_t *sn, uint32_t round, int64_t ends_at)
+{
+    const char *k;
+    void *v;
+    for (size_t i = 0; ib_map_next(&sn->people, &i, &k, &v);) {
+        ib_sn_person_t *p = v;
+        if (p->match && p->round == round)
+            json_object_set_new(p->match, "ends_at", json_integer(ends_at));
+    }
+}
+
+static void warn(ib_sn_t *sn, const ib_sched_event_t *e)
+{
+    json_t *w = json_pack("{s:s,s:s,s:I,s:I}", "type", "sn.warning", "session", sn->id, "round",
+                          (json_int_t)e->round, "seconds_left", (json_int_t)e->seconds_left);
+    const char *k;
+    void *v;
+    for (size_t m = 0; ib_map_next(&sn->people, &m, &k, &v);) {
+        ib_sn_person_t *p = v;
+        if (ib_sched_in_round(sn->sched, p->handle))
+            send_to(sn, p->id, w);
+    }
+    json_decref(w);
+}
+
+/* Turn the scheduler's events into messages and rooms, then forget them. */
+static void apply(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now)
+{
+    for (size_t i = 0; i < ev->n; i++) {
+        const ib_sched_event_t *e = &ev->v[i];
+        switch (e->kind) {
+        case IB_SCHED_EV_STATE:
+            if (e->ends_at && e->phase == IB_SCHED_ROUND)
+                set_ends_at(sn, e->round, e->ends_at);
+            broadcast(sn, state_msg(sn, e->phase, e->round, e->ends_at, now));
+            break;
+        case IB_SCHED_EV_ROUND_START:
+            json_array_append_new(sn->history,
+                                  json_pack("{s:I,s:I,s:[],s:[]}", "round", (json_int_t)e->round,
+                                            "started", (json_int_t)e->at, "groups", "byes"));
+            break;
+        case IB_SCHED_EV_GROUP:
+            open_group(sn, e);
+            break;
+        case IB_SCHED_EV_BYE:
+            give_bye(sn, e);
+            break;
+        case IB_SCHED_EV_WARNING:
+            warn(sn, e);
+            break;
+        case IB_SCHED_EV_ROUND_END:
+            close_rooms(sn);
+            break;
+        case IB_SCHED_EV_ENDED:
+            break;
+        }
+    }
+    ev->n = 0;
+}
+
+/* Blocks of the event between participants, into the pool (before every
+ * matching or re-pairing). */
 static void sync_blocks(ib_sn_t *sn)
 {
+    ib_match_pool_t *pool = ib_sched_pool(sn->sched);
     const char *k;
     void *v;
     for (size_t i = 0; ib_map_next(&sn->ev->blocks, &i, &k, &v);) {
@@ -226,136 +336,16 @@ static void sync_blocks(ib_sn_t *sn)
         for (size_t j = 0; a && j < b->n; j++) {
             ib_sn_person_t *c = ib__sn_person(sn, b->ids[j]);
             if (c)
-                ib_match_pool_block(sn->pool, a->handle, c->handle);
+                ib_match_pool_block(pool, a->handle, c->handle);
         }
     }
 }
 
-/* Move the deadline of the running round or break; participants' stored
- * sn.match (resent on resume) follows. */
-static void set_ends_at(ib_sn_t *sn, int64_t ends_at)
-{
-    sn->ends_at = ends_at;
-    const char *k;
-    void *v;
-    for (size_t i = 0; ib_map_next(&sn->people, &i, &k, &v);) {
-        ib_sn_person_t *p = v;
-        if (p->match)
-            json_object_set_new(p->match, "ends_at", json_integer(ends_at));
-    }
-}
-
-static void start_round(ib_sn_t *sn, int64_t now)
-{
-    sn->rounds_started++;
-    sn->phase = IB_SN_ROUND;
-    sn->ends_at = now + sn->round_ms;
-    sn->warned = false;
-    sync_blocks(sn);
-    /* Who takes part: opted in and connected (or within grace). */
-    size_t cap = sn->people.count, n = 0;
-    uint32_t *who = malloc((cap ? cap : 1) * sizeof(*who));
-    const char *k;
-    void *v;
-    for (size_t i = 0; who && ib_map_next(&sn->people, &i, &k, &v);) {
-        ib_sn_person_t *p = v;
-        bool take = p->in && connected(sn, p->id);
-        ib_match_pool_set_active(sn->pool, p->handle, take);
-        if (take)
-            who[n++] = p->handle;
-    }
-    ib_match_result_t res = {0};
-    sn->opts.round = sn->rounds_started - 1;
-    json_t *groups = json_array(), *byes = json_array();
-    if (!who || ib_match_run(sn->pool, who, n, &sn->opts, &res) != 0)
-        ib_match_result_clear(&res); /* nobody placed: an empty round */
-    ib_match_commit(sn->pool, &res, sn->rounds_started);
-    for (size_t g = 0; g < res.n_groups; g++) {
-        json_t *ids = json_array();
-        for (unsigned m = 0; m < res.groups[g].size; m++)
-            json_array_append_new(
-                ids, json_string(ib_match_pool_id(sn->pool, res.groups[g].members[m])));
-        json_array_append_new(groups, ids);
-    }
-    for (size_t b = 0; b < res.n_byes; b++)
-        json_array_append_new(byes, json_string(ib_match_pool_id(sn->pool, res.byes[b])));
-    json_array_append_new(sn->history,
-                          json_pack("{s:I,s:I,s:o,s:o}", "round", (json_int_t)sn->rounds_started,
-                                    "started", (json_int_t)now, "groups", groups, "byes", byes));
-    /* The lounge learns the round has started, then each participant
-     * learns where to go. */
-    broadcast_state(sn, now);
-    for (size_t g = 0; g < res.n_groups; g++) {
-        ib_sn_person_t *ps[IB_MATCH_GROUP_MAX];
-        for (unsigned m = 0; m < res.groups[g].size; m++)
-            ps[m] = ib__sn_person(sn, ib_match_pool_id(sn->pool, res.groups[g].members[m]));
-        open_group(sn, ps, res.groups[g].size);
-    }
-    for (size_t b = 0; b < res.n_byes; b++)
-        give_bye(sn, ib__sn_person(sn, ib_match_pool_id(sn->pool, res.byes[b])));
-    ib_match_result_clear(&res);
-    free(who);
-}
-
-static void end_session(ib_sn_t *sn, int64_t now)
-{
-    close_rooms(sn);
-    sn->phase = IB_SN_ENDED;
-    sn->ends_at = 0;
-    sn->ended_at = now;
-    broadcast_state(sn, now);
-}
-
-static void end_round(ib_sn_t *sn, int64_t now)
-{
-    close_rooms(sn);
-    if (sn->rounds_started >= sn->rounds) {
-        end_session(sn, now);
-        return;
-    }
-    if (sn->break_ms <= 0) {
-        start_round(sn, now);
-        return;
-    }
-    sn->phase = IB_SN_BREAK;
-    sn->ends_at = now + sn->break_ms;
-    broadcast_state(sn, now);
-}
-
-/* A participant lost their partner(s) mid-round: pair them with another
- * lone participant they have not met and who is not blocked, or give them
- * a bye for the rest of the round. */
-static void repair(ib_sn_t *sn, ib_sn_person_t *p)
-{
-    ib_sn_person_t *best = NULL;
-    const char *k;
-    void *v;
-    for (size_t i = 0; ib_map_next(&sn->people, &i, &k, &v);) {
-        ib_sn_person_t *q = v;
-        if (q == p || !q->in || !q->alone || q->round != sn->rounds_started ||
-            !connected(sn, q->id) || ib_match_pool_blocked(sn->pool, p->handle, q->handle) ||
-            ib_event_blocked_pair(sn->ev, p->id, q->id))
-            continue;
-        unsigned met = ib_match_pool_met_count(sn->pool, p->handle, q->handle);
-        if (!best || met < ib_match_pool_met_count(sn->pool, p->handle, best->handle))
-            best = q;
-    }
-    if (!best) {
-        give_bye(sn, p);
-        return;
-    }
-    ib_sn_person_t *ps[2] = {p, best};
-    ib_match_pool_met(sn->pool, p->handle, best->handle, sn->rounds_started);
-    json_t *r = json_array_get(sn->history, sn->rounds_started - 1);
-    json_array_append_new(json_object_get(r, "groups"), json_pack("[s,s]", p->id, best->id));
-    open_group(sn, ps, 2);
-}
-
 /* Someone left the pair: room r (left it, left the session, or was gone
- * past the grace period). If one person remains, they are re-paired. */
+ * past the grace period): the scheduler hears of every member no longer in
+ * it, and re-pairs whoever is left alone. */
 void ib__sn_pair_left(ib_room_t *r, int64_t now)
 {
-    (void)now;
     /* pair:<session>-<n>: the session is named in the room. */
     char id[IB_ID_MAX + 1];
     const char *dash = strrchr(r->id, '-');
@@ -365,38 +355,44 @@ void ib__sn_pair_left(ib_room_t *r, int64_t now)
     memcpy(id, r->id + 5, n);
     id[n] = 0;
     ib_sn_t *sn = ib_map_get(&r->ev->sn, id);
-    if (!sn || (sn->phase != IB_SN_ROUND && sn->phase != IB_SN_PAUSED) || r->count != 1)
+    json_t *g = sn ? json_object_get(sn->rooms_now, r->id) : NULL;
+    if (!g)
         return;
-    ib_sn_person_t *p = ib__sn_person(sn, r->first->user->id);
-    if (!p || !p->room || strcmp(p->room, r->id))
-        return;
-    /* The one left leaves the emptied room, then looks for a partner. */
-    ib_room_empty(r);
-    repair(sn, p);
+    /* Who of the group is no longer in the room, all found before anyone
+     * is re-paired (a re-paired member leaves r too). */
+    uint32_t members[IB_MATCH_GROUP_MAX], gone[IB_MATCH_GROUP_MAX], n_gone = 0;
+    uint32_t gid = (uint32_t)json_integer_value(g);
+    unsigned k = ib_sched_group(sn->sched, gid, members);
+    for (unsigned m = 0; m < k; m++) {
+        ib_sn_person_t *p = by_handle(sn, members[m]);
+        ib_user_t *u = p ? ib_user_find(sn->ev, p->id) : NULL;
+        if (p && !(u && ib_room_member(r, u))) {
+            free(p->room);
+            p->room = NULL;
+            gone[n_gone++] = members[m];
+        }
+    }
+    ib_sched_events_t ev = {0};
+    if (n_gone)
+        sync_blocks(sn);
+    for (unsigned m = 0; m < n_gone; m++) {
+        uint32_t mem[IB_MATCH_GROUP_MAX], now_g;
+        if (!ib_sched_group_of(sn->sched, gone[m], mem, &now_g) || now_g != gid)
+            continue;
+        ib_sched_gone(sn->sched, gone[m], now, &ev);
+        apply(sn, &ev, now);
+    }
+    ib_sched_events_clear(&ev);
 }
 
 void ib__sn_tick(ib_server_t *srv, int64_t now)
 {
     const char *ek, *k;
     void *ev, *v;
+    ib_sched_events_t out = {0};
     for (size_t i = 0; ib_map_next(&srv->events, &i, &ek, &ev);) {
         for (size_t j = 0; ib_map_next(&((ib_event_t *)ev)->sn, &j, &k, &v);) {
             ib_sn_t *sn = v;
-            if (sn->phase == IB_SN_ROUND && !sn->warned && sn->round_ms > 60000 &&
-                now >= sn->ends_at - IB_SN_WARNING_MS && now < sn->ends_at) {
-                sn->warned = true;
-                json_t *w = json_pack("{s:s,s:s,s:I,s:I}", "type", "sn.warning", "session", sn->id,
-                                      "round", (json_int_t)sn->rounds_started, "seconds_left",
-                                      (json_int_t)((sn->ends_at - now + 999) / 1000));
-                const char *pk;
-                void *pv;
-                for (size_t m = 0; ib_map_next(&sn->people, &m, &pk, &pv);) {
-                    ib_sn_person_t *p = pv;
-                    if (p->in && p->round == sn->rounds_started)
-                        send_to(sn, p->id, w);
-                }
-                json_decref(w);
-            }
             /* Hosts see live counts: opt-ins and opt-outs reach the host
              * (not the whole lounge) at most once a second. */
             if (sn->count_dirty && now - sn->count_sent >= 1000) {
@@ -406,14 +402,14 @@ void ib__sn_tick(ib_server_t *srv, int64_t now)
                 send_to(sn, sn->host, st);
                 json_decref(st);
             }
-            if ((sn->phase == IB_SN_ROUND || sn->phase == IB_SN_BREAK) && now >= sn->ends_at) {
-                if (sn->phase == IB_SN_ROUND)
-                    end_round(sn, now);
-                else
-                    start_round(sn, now);
+            if (now >= ib_sched_deadline(sn->sched)) {
+                sync_blocks(sn);
+                ib_sched_tick(sn->sched, now, &out);
+                apply(sn, &out, now);
             }
         }
     }
+    ib_sched_events_clear(&out);
 }
 
 /* The session named in the request, or NULL with req->why set. */
@@ -432,22 +428,27 @@ static ib_sn_t *get_sn(ib_req_t *req, int *err)
     return sn;
 }
 
+static void person_free(ib_sn_person_t *p)
+{
+    if (!p)
+        return;
+    free(p->id);
+    free(p->name);
+    free(p->headline);
+    free(p->room);
+    json_decref(p->contact);
+    json_decref(p->match);
+    free(p);
+}
+
 static void sn_free(ib_sn_t *sn)
 {
     const char *k;
     void *v;
-    for (size_t i = 0; ib_map_next(&sn->people, &i, &k, &v);) {
-        ib_sn_person_t *p = v;
-        free(p->id);
-        free(p->name);
-        free(p->headline);
-        free(p->room);
-        json_decref(p->contact);
-        json_decref(p->match);
-        free(p);
-    }
+    for (size_t i = 0; ib_map_next(&sn->people, &i, &k, &v);)
+        person_free(v);
     ib_map_free(&sn->people);
-    ib_match_pool_free(sn->pool);
+    ib_sched_free(sn->sched);
     json_decref(sn->history);
     json_decref(sn->feedback);
     json_decref(sn->connections);
@@ -467,6 +468,22 @@ void ib__event_free_sn(ib_event_t *ev)
     ib_map_free(&ev->sn);
 }
 
+/* A session shell: strings copied, JSON members empty, no scheduler yet. */
+static ib_sn_t *sn_alloc(ib_event_t *ev, const char *id, const char *lounge, const char *host)
+{
+    ib_sn_t *sn = calloc(1, sizeof(*sn));
+    if (!sn)
+        return NULL;
+    sn->ev = ev;
+    if (!(sn->id = strdup(id)) || !(sn->lounge = strdup(lounge)) || !(sn->host = strdup(host)) ||
+        !(sn->history = json_array()) || !(sn->feedback = json_object()) ||
+        !(sn->connections = json_object()) || !(sn->rooms_now = json_object())) {
+        sn_free(sn);
+        return NULL;
+    }
+    return sn;
+}
+
 int ib_h_sn_create(ib_req_t *req)
 {
     ib_session_t *s = req->s;
@@ -480,16 +497,21 @@ int ib_h_sn_create(ib_req_t *req)
         ib_get_int(req->m->msg, "group_size", false, 2, 3, &group_size, &req->why) ||
         ib_get_string(req->m->msg, "odd", false, &odd, &req->why))
         return IB_EBADREQ;
-    ib_match_opts_t opts = {.group_size = (unsigned)group_size};
+    ib_sched_config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.rounds = (uint32_t)rounds;
+    cfg.round_ms = round_s * 1000;
+    cfg.break_ms = break_s * 1000;
+    cfg.match.group_size = (unsigned)group_size;
     if (ib_room_kind(lounge) != IB_ROOM_LOUNGE) {
         req->why = "lounge must be a lounge:<id> room";
         return IB_EBADREQ;
     }
-    if (ib_match_strategy_parse(strategy, &opts.strategy)) {
+    if (ib_match_strategy_parse(strategy, &cfg.match.strategy)) {
         req->why = "strategy must be random, rotate or interests";
         return IB_EBADREQ;
     }
-    if (ib_match_odd_parse(odd, &opts.odd)) {
+    if (ib_match_odd_parse(odd, &cfg.match.odd)) {
         req->why = "odd must be trio or bye";
         return IB_EBADREQ;
     }
@@ -497,81 +519,63 @@ int ib_h_sn_create(ib_req_t *req)
         req->why = "too many speed-networking sessions in this event";
         return IB_ECONFLICT;
     }
-    ib_sn_t *sn = calloc(1, sizeof(*sn));
     char id[32];
     unsigned char rnd[4];
     s->srv->tr.random(s->srv->tr.ctx, rnd, sizeof(rnd));
     snprintf(id, sizeof(id), "sn-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
-    if (!sn || !(sn->id = strdup(id)) || !(sn->lounge = strdup(lounge)) ||
-        !(sn->host = strdup(s->user->id)) || !(sn->pool = ib_match_pool_new()) ||
-        !(sn->history = json_array()) || !(sn->feedback = json_object()) ||
-        !(sn->connections = json_object()) || !(sn->rooms_now = json_array()) ||
-        ib_map_get(&s->ev->sn, id) || ib_map_put(&s->ev->sn, sn->id, sn)) {
+    s->srv->tr.random(s->srv->tr.ctx, &cfg.match.seed, sizeof(cfg.match.seed));
+    ib_sn_t *sn = sn_alloc(s->ev, id, lounge, s->user->id);
+    if (!sn || ib_sched_new(&cfg, &sn->sched) || ib_map_get(&s->ev->sn, id) ||
+        ib_map_put(&s->ev->sn, sn->id, sn)) {
         if (sn)
             sn_free(sn);
         return IB_ENOMEM;
     }
-    s->srv->tr.random(s->srv->tr.ctx, &opts.seed, sizeof(opts.seed));
-    sn->ev = s->ev;
-    sn->opts = opts;
-    sn->rounds = (uint32_t)rounds;
-    sn->round_ms = round_s * 1000;
-    sn->break_ms = break_s * 1000;
-    sn->phase = IB_SN_LOBBY;
+    ib_sched_set_presence(sn->sched, present, sn);
     ib__reply_ok(req, json_pack("{s:s}", "session", sn->id));
-    broadcast_state(sn, req->now);
+    broadcast(sn, state_json(sn, req->now));
     return 0;
 }
 
 /* Host verbs: the session must be in a phase the verb fits (conflict). */
-int ib_h_sn_start(ib_req_t *req)
+static int host_verb(ib_req_t *req, int (*verb)(ib_sched_t *, int64_t, ib_sched_events_t *),
+                     const char *why)
 {
     int err = 0;
     ib_sn_t *sn = get_sn(req, &err);
     if (!sn)
         return err;
-    if (sn->phase != IB_SN_LOBBY) {
-        req->why = "the session has already started";
-        return IB_ECONFLICT;
+    ib_sched_events_t ev = {0};
+    sync_blocks(sn);
+    int rc = verb(sn->sched, req->now, &ev);
+    if (rc == IB_ECONFLICT) {
+        req->why = why;
+        return rc;
     }
     ib__reply_ok(req, json_pack("{s:s}", "session", sn->id));
-    start_round(sn, req->now);
+    apply(sn, &ev, req->now);
+    ib_sched_events_clear(&ev);
     return 0;
+}
+
+int ib_h_sn_start(ib_req_t *req)
+{
+    return host_verb(req, ib_sched_start, "the session has already started");
 }
 
 int ib_h_sn_pause(ib_req_t *req)
 {
-    int err = 0;
-    ib_sn_t *sn = get_sn(req, &err);
-    if (!sn)
-        return err;
-    if (sn->phase != IB_SN_ROUND && sn->phase != IB_SN_BREAK) {
-        req->why = "only a running round or break can be paused";
-        return IB_ECONFLICT;
-    }
-    sn->paused_from = sn->phase;
-    sn->remaining_ms = sn->ends_at > req->now ? sn->ends_at - req->now : 0;
-    sn->phase = IB_SN_PAUSED;
-    ib__reply_ok(req, json_pack("{s:s}", "session", sn->id));
-    broadcast_state(sn, req->now);
-    return 0;
+    return host_verb(req, ib_sched_pause, "only a running round or break can be paused");
 }
 
 int ib_h_sn_resume(ib_req_t *req)
 {
-    int err = 0;
-    ib_sn_t *sn = get_sn(req, &err);
-    if (!sn)
-        return err;
-    if (sn->phase != IB_SN_PAUSED) {
-        req->why = "the session is not paused";
-        return IB_ECONFLICT;
-    }
-    sn->phase = sn->paused_from;
-    set_ends_at(sn, req->now + sn->remaining_ms);
-    ib__reply_ok(req, json_pack("{s:s}", "session", sn->id));
-    broadcast_state(sn, req->now);
-    return 0;
+    return host_verb(req, ib_sched_resume, "the session is not paused");
+}
+
+int ib_h_sn_stop(ib_req_t *req)
+{
+    return host_verb(req, ib_sched_stop, "the session has ended");
 }
 
 int ib_h_sn_extend(ib_req_t *req)
@@ -583,31 +587,15 @@ int ib_h_sn_extend(ib_req_t *req)
         return err;
     if (ib_get_int(req->m->msg, "seconds", true, 1, IB_SN_SECONDS_MAX, &seconds, &req->why))
         return IB_EBADREQ;
-    if (sn->phase != IB_SN_ROUND) {
+    ib_sched_events_t ev = {0};
+    if (ib_sched_extend(sn->sched, seconds * 1000, req->now, &ev) == IB_ECONFLICT) {
         req->why = "only a running round can be extended";
         return IB_ECONFLICT;
     }
-    set_ends_at(sn, sn->ends_at + seconds * 1000);
-    if (sn->ends_at - req->now > IB_SN_WARNING_MS)
-        sn->warned = false;
-    ib__reply_ok(req,
-                 json_pack("{s:s,s:I}", "session", sn->id, "ends_at", (json_int_t)sn->ends_at));
-    broadcast_state(sn, req->now);
-    return 0;
-}
-
-int ib_h_sn_stop(ib_req_t *req)
-{
-    int err = 0;
-    ib_sn_t *sn = get_sn(req, &err);
-    if (!sn)
-        return err;
-    if (sn->phase == IB_SN_ENDED) {
-        req->why = "the session has ended";
-        return IB_ECONFLICT;
-    }
-    ib__reply_ok(req, json_pack("{s:s}", "session", sn->id));
-    end_session(sn, req->now);
+    ib__reply_ok(req, json_pack("{s:s,s:I}", "session", sn->id, "ends_at",
+                                (json_int_t)ib_sched_ends_at(sn->sched)));
+    apply(sn, &ev, req->now);
+    ib_sched_events_clear(&ev);
     return 0;
 }
 
@@ -623,7 +611,7 @@ int ib_h_sn_join(ib_req_t *req)
         req->why = "join the session's lounge first";
         return IB_EFORBIDDEN;
     }
-    if (sn->phase == IB_SN_ENDED) {
+    if (ib_sched_phase(sn->sched) == IB_SCHED_ENDED) {
         req->why = "the session has ended";
         return IB_ECONFLICT;
     }
@@ -644,21 +632,19 @@ int ib_h_sn_join(ib_req_t *req)
         p = calloc(1, sizeof(*p));
         if (!p || !(p->id = strdup(u->id)) || !(p->name = strdup(u->name)) ||
             (u->headline && !(p->headline = strdup(u->headline))) ||
-            ib_match_pool_put(sn->pool, u->id, &mp, &p->handle) ||
+            ib_match_pool_put(ib_sched_pool(sn->sched), u->id, &mp, &p->handle) ||
             ib_map_put(&sn->people, p->id, p)) {
-            if (p) {
-                free(p->id);
-                free(p->name);
-                free(p->headline);
-            }
-            free(p);
+            person_free(p);
             return IB_ENOMEM;
         }
         p->contact = json_deep_copy(json_object_get(prof, "contact"));
     }
-    sn->count_dirty |= !p->in;
-    p->in = true;
-    ib__reply_ok(req, json_pack("{s:s,s:s}", "session", sn->id, "phase", phase_names[sn->phase]));
+    bool was_in = ib_sched_joined(sn->sched, p->handle);
+    if ((err = ib_sched_join(sn->sched, p->handle, req->now, NULL)))
+        return err;
+    sn->count_dirty |= !was_in;
+    ib__reply_ok(req, json_pack("{s:s,s:s}", "session", sn->id, "phase",
+                                ib_sched_phase_name(ib_sched_phase(sn->sched))));
     return 0;
 }
 
@@ -670,25 +656,23 @@ int ib_h_sn_leave(ib_req_t *req)
     if (!sn)
         return err;
     ib_sn_person_t *p = ib__sn_person(sn, s->user->id);
-    if (!p || !p->in) {
+    if (!p || !ib_sched_joined(sn->sched, p->handle)) {
         req->why = "not taking part in this session";
         return IB_ENOTFOUND;
     }
-    p->in = false;
     ib__reply_ok(req, json_pack("{s:s}", "session", sn->id));
-    /* Leaving mid-round takes them out of their pair room; the partner
-     * is re-paired by the room's departure hook. */
+    /* Leaving mid-round takes them out of their pair room (the others
+     * hear it); the scheduler re-pairs whoever is left alone. */
     ib_room_t *r = p->room ? ib_room_get(sn->ev, p->room, false) : NULL;
-    if (r) {
-        r->pins++;
-        if (ib_room_exit_user(r, s->user)) {
-            ib_room_presence(r, s->user, "left");
-            ib__sn_pair_left(r, req->now);
-        }
-        r->pins--;
-    }
+    if (r && ib_room_exit_user(r, s->user))
+        ib_room_presence(r, s->user, "left");
     free(p->room);
     p->room = NULL;
+    ib_sched_events_t ev = {0};
+    sync_blocks(sn);
+    ib_sched_leave(sn->sched, p->handle, req->now, &ev);
+    apply(sn, &ev, req->now);
+    ib_sched_events_clear(&ev);
     sn->count_dirty = true;
     return 0;
 }
@@ -727,11 +711,13 @@ void ib__sn_resumed(ib_session_t *s, int64_t now)
         ib_sn_t *sn = v;
         ib_room_t *lounge = ib_room_get(s->ev, sn->lounge, false);
         ib_sn_person_t *p = ib__sn_person(sn, s->user->id);
-        if (!(lounge && ib_session_in_room(s, lounge)) && !(p && p->in))
+        bool in = p && ib_sched_joined(sn->sched, p->handle);
+        if (!(lounge && ib_session_in_room(s, lounge)) && !in)
             continue;
         ib_session_send_json(s, state_json(sn, now));
-        if (p && p->match && p->round == sn->rounds_started &&
-            (sn->phase == IB_SN_ROUND || sn->phase == IB_SN_PAUSED))
+        ib_sched_phase_t ph = ib_sched_phase(sn->sched);
+        if (p && p->match && p->round == ib_sched_round(sn->sched) &&
+            (ph == IB_SCHED_ROUND || ph == IB_SCHED_PAUSED))
             ib_session_send_json(s, json_incref(p->match));
     }
 }
@@ -741,6 +727,7 @@ json_t *ib_sn_report_json(ib_event_t *ev, const char *id, int64_t now)
     ib_sn_t *sn = ev ? ib_map_get(&ev->sn, id) : NULL;
     if (!sn)
         return NULL;
+    const ib_sched_config_t *cfg = ib_sched_config(sn->sched);
     json_t *people = json_array();
     const char *k;
     void *v;
@@ -749,12 +736,184 @@ json_t *ib_sn_report_json(ib_event_t *ev, const char *id, int64_t now)
     json_t *fb = ib__sn_feedback_summary(sn);
     json_t *rep = json_pack(
         "{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:I,s:I,s:O,s:o,s:O,s:O,s:I}", "session", sn->id,
-        "lounge", sn->lounge, "host", sn->host, "phase", phase_names[sn->phase], "rounds",
-        (json_int_t)sn->rounds, "rounds_run", (json_int_t)sn->rounds_started, "round_s",
-        (json_int_t)(sn->round_ms / 1000), "strategy", ib_match_strategy_name(sn->opts.strategy),
-        "group_size", (json_int_t)sn->opts.group_size, "ended_at", (json_int_t)sn->ended_at,
-        "history", sn->history, "participants", people, "ratings", json_object_get(fb, "ratings"),
-        "connections", json_object_get(fb, "connections"), "server_time", (json_int_t)now);
+        "lounge", sn->lounge, "host", sn->host, "phase",
+        ib_sched_phase_name(ib_sched_phase(sn->sched)), "rounds", (json_int_t)cfg->rounds,
+        "rounds_run", (json_int_t)ib_sched_round(sn->sched), "round_s",
+        (json_int_t)(cfg->round_ms / 1000), "strategy", ib_match_strategy_name(cfg->match.strategy),
+        "group_size", (json_int_t)cfg->match.group_size, "ended_at",
+        (json_int_t)ib_sched_ended_at(sn->sched), "history", sn->history, "participants", people,
+        "ratings", json_object_get(fb, "ratings"), "connections",
+        json_object_get(fb, "connections"), "server_time", (json_int_t)now);
     json_decref(fb);
     return rep;
+}
+
+/* ---- hand-over (sn_internal.h) ---- */
+
+json_t *ib__sn_session_to_json(const ib_sn_t *sn)
+{
+    json_t *people = json_array(), *sched = ib_sched_to_json(sn->sched);
+    if (!people || !sched)
+        goto oom;
+    const char *k;
+    void *v;
+    for (size_t i = 0; ib_map_next(&sn->people, &i, &k, &v);) {
+        const ib_sn_person_t *p = v;
+        json_t *o = json_pack("{s:s,s:s,s:s?,s:O?,s:I,s:I,s:s?,s:O?}", "id", p->id, "name", p->name,
+                              "headline", p->headline, "contact", p->contact, "handle",
+                              (json_int_t)p->handle, "round", (json_int_t)p->round, "room", p->room,
+                              "match", p->match);
+        if (!o || json_array_append_new(people, o))
+            goto oom;
+    }
+    return json_pack("{s:i,s:s,s:s,s:s,s:o,s:o,s:O,s:I,s:O,s:O,s:O,s:b,s:I}", "v", 1, "id", sn->id,
+                     "lounge", sn->lounge, "host", sn->host, "sched", sched, "people", people,
+                     "rooms_now", sn->rooms_now, "next_room", (json_int_t)sn->next_room, "history",
+                     sn->history, "feedback", sn->feedback, "connections", sn->connections,
+                     "count_dirty", sn->count_dirty, "count_sent", (json_int_t)sn->count_sent);
+oom:
+    json_decref(people);
+    json_decref(sched);
+    return NULL;
+}
+
+static char *opt_strdup(const json_t *v, bool *bad)
+{
+    if (!v || json_is_null(v))
+        return NULL;
+    if (!json_is_string(v)) {
+        *bad = true;
+        return NULL;
+    }
+    return strdup(json_string_value(v));
+}
+
+int ib__sn_session_from_json(ib_event_t *ev, const json_t *j, ib_sn_t **out)
+{
+    *out = NULL;
+    const char *id, *lounge, *host;
+    json_int_t v, next_room, count_sent;
+    int count_dirty;
+    json_t *sched, *people, *rooms, *history, *feedback, *connections;
+    if (json_unpack((json_t *)j, "{s:I,s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:b,s:I}", "v", &v,
+                    "id", &id, "lounge", &lounge, "host", &host, "sched", &sched, "people", &people,
+                    "rooms_now", &rooms, "next_room", &next_room, "history", &history, "feedback",
+                    &feedback, "connections", &connections, "count_dirty", &count_dirty,
+                    "count_sent", &count_sent) ||
+        v != 1 || !ib_id_valid(id) || strlen(id) > 40 || ib_room_kind(lounge) != IB_ROOM_LOUNGE ||
+        !ib_id_valid(host) || !json_is_array(people) || !json_is_object(rooms) ||
+        !json_is_array(history) || !json_is_object(feedback) || !json_is_object(connections) ||
+        next_room < 0 || next_room > UINT32_MAX)
+        return IB_EBADREQ;
+    if (ib_map_get(&ev->sn, id))
+        return IB_ECONFLICT;
+    if (ev->sn.count >= IB_SN_PER_EVENT_MAX)
+        return IB_ECONFLICT;
+    ib_sn_t *sn = sn_alloc(ev, id, lounge, host);
+    if (!sn)
+        return IB_ENOMEM;
+    int err = ib_sched_from_json(sched, &sn->sched);
+    if (err) {
+        sn_free(sn);
+        return err;
+    }
+    ib_sched_set_presence(sn->sched, present, sn);
+    ib_match_pool_t *pool = ib_sched_pool(sn->sched);
+    json_decref(sn->history);
+    json_decref(sn->feedback);
+    json_decref(sn->connections);
+    sn->history = json_deep_copy(history);
+    sn->feedback = json_deep_copy(feedback);
+    sn->connections = json_deep_copy(connections);
+    sn->next_room = (uint32_t)next_room;
+    sn->count_dirty = count_dirty;
+    sn->count_sent = count_sent;
+    if (!sn->history || !sn->feedback || !sn->connections) {
+        err = IB_ENOMEM;
+        goto fail;
+    }
+    /* History: one entry per round started, each with groups of ids. */
+    if (json_array_size(sn->history) != ib_sched_round(sn->sched)) {
+        err = IB_EBADREQ;
+        goto fail;
+    }
+    size_t i;
+    json_t *o;
+    json_array_foreach(people, i, o)
+    {
+        bool bad = false;
+        json_int_t h, round;
+        const char *pid, *name;
+        json_t *room = json_object_get(o, "room"), *match = json_object_get(o, "match");
+        json_t *contact = json_object_get(o, "contact");
+        if (json_unpack(o, "{s:s,s:s,s:I,s:I}", "id", &pid, "name", &name, "handle", &h, "round",
+                        &round) ||
+            h < 0 || (size_t)h >= ib_match_pool_size(pool) || round < 0 || round > UINT32_MAX ||
+            strcmp(ib_match_pool_id(pool, (uint32_t)h), pid) || ib__sn_person(sn, pid) ||
+            (match && !json_is_null(match) && !json_is_object(match)) ||
+            (contact && !json_is_null(contact) && !json_is_object(contact)) ||
+            (room && !json_is_null(room) &&
+             (!json_is_string(room) || !json_object_get(rooms, json_string_value(room))))) {
+            err = IB_EBADREQ;
+            goto fail;
+        }
+        ib_sn_person_t *p = calloc(1, sizeof(*p));
+        if (!p || !(p->id = strdup(pid)) || !(p->name = strdup(name))) {
+            person_free(p);
+            err = IB_ENOMEM;
+            goto fail;
+        }
+        p->headline = opt_strdup(json_object_get(o, "headline"), &bad);
+        p->room = opt_strdup(room, &bad);
+        p->handle = (uint32_t)h;
+        p->round = (uint32_t)round;
+        p->contact = json_is_object(contact) ? json_deep_copy(contact) : NULL;
+        p->match = json_is_object(match) ? json_deep_copy(match) : NULL;
+        if (bad || ib_map_put(&sn->people, p->id, p)) {
+            person_free(p);
+            err = bad ? IB_EBADREQ : IB_ENOMEM;
+            goto fail;
+        }
+    }
+    /* The pair: rooms of the running round, again. */
+    const char *rid;
+    json_t *g;
+    json_object_foreach(rooms, rid, g)
+    {
+        uint32_t members[IB_MATCH_GROUP_MAX];
+        ib_sn_person_t *ps[IB_MATCH_GROUP_MAX];
+        if (!json_is_integer(g) || json_integer_value(g) < 0 ||
+            json_integer_value(g) > UINT32_MAX || ib_room_kind(rid) != IB_ROOM_PAIR ||
+            strncmp(rid + 5, id, strlen(id))) {
+            err = IB_EBADREQ;
+            goto fail;
+        }
+        unsigned k = ib_sched_group(sn->sched, (uint32_t)json_integer_value(g), members), n = 0;
+        for (unsigned m = 0; m < k; m++) {
+            ib_sn_person_t *p = by_handle(sn, members[m]);
+            if (p && p->room && !strcmp(p->room, rid))
+                ps[n++] = p;
+        }
+        if (!make_room(sn, rid, (uint32_t)json_integer_value(g), ps, n)) {
+            err = IB_ENOMEM;
+            goto fail;
+        }
+    }
+    if (ib_map_put(&ev->sn, sn->id, sn)) {
+        err = IB_ENOMEM;
+        goto fail;
+    }
+    *out = sn;
+    return 0;
+fail:
+    close_rooms(sn);
+    sn_free(sn);
+    return err;
+}
+
+void ib__sn_session_drop(ib_sn_t *sn)
+{
+    close_rooms(sn);
+    ib_map_del(&sn->ev->sn, sn->id);
+    sn_free(sn);
 }

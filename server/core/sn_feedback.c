@@ -59,11 +59,12 @@ static void send_connection(ib_sn_t *sn, const ib_sn_person_t *to, const ib_sn_p
 int ib__sn_feedback(ib_sn_t *sn, const char *from, uint32_t round, const char *partner, int rating,
                     bool connect, int64_t now, const char **why)
 {
-    if (round < 1 || round > sn->rounds_started || !ib__sn_met(sn, round, from, partner)) {
+    if (round < 1 || round > ib_sched_round(sn->sched) || !ib__sn_met(sn, round, from, partner)) {
         *why = "you did not meet this person in that round";
         return IB_EFORBIDDEN;
     }
-    if (sn->ended_at && now > sn->ended_at + IB_SN_FEEDBACK_AFTER_MS) {
+    if (ib_sched_phase(sn->sched) == IB_SCHED_ENDED &&
+        now > ib_sched_ended_at(sn->sched) + IB_SN_FEEDBACK_AFTER_MS) {
         *why = "feedback closed 10 minutes after the session ended";
         return IB_ECONFLICT;
     }

@@ -10,54 +10,35 @@
 
 #include "core_internal.h"
 #include "icebreaker/ib_match.h"
+#include "icebreaker/ib_sched.h"
 
 #define IB_SN_FEEDBACK_AFTER_MS (10 * 60 * 1000)
 
-/* A participant as the others see them. */
+/* A participant as the others see them. Whether they are opted in, and
+ * their group, are the scheduler's (ib_sched_joined, ib_sched_group_of). */
 typedef struct ib_sn_person {
     char *id;
     char *name;
     char *headline;  /* NULL when absent */
     json_t *contact; /* revealed only through `connection` */
-    bool in;         /* opted in */
-    uint32_t handle; /* in the matching pool */
+    uint32_t handle; /* in the scheduler's pool */
     uint32_t round;  /* the round of `room` / `match` */
     char *room;      /* current pair: room, NULL when none */
-    bool alone;      /* this round: a bye, or the partner left */
     json_t *match;   /* the last sn.match sent this round (resent on resume) */
 } ib_sn_person_t;
-
-typedef enum ib_sn_phase {
-    IB_SN_LOBBY = 0,
-    IB_SN_ROUND,
-    IB_SN_BREAK,
-    IB_SN_PAUSED,
-    IB_SN_ENDED,
-} ib_sn_phase_t;
 
 typedef struct ib_sn {
     char *id;
     ib_event_t *ev;
     char *lounge;
     char *host;
-    ib_map_t people; /* id -> ib_sn_person_t */
-    ib_match_pool_t *pool;
-    ib_match_opts_t opts;
-    uint32_t rounds;  /* planned */
-    int64_t round_ms; /* length of a round */
-    int64_t break_ms; /* length of a break */
-    ib_sn_phase_t phase;
-    ib_sn_phase_t paused_from; /* ROUND or BREAK */
-    int64_t ends_at;           /* end of the current round or break; 0 when none */
-    int64_t remaining_ms;      /* while paused */
-    bool warned;               /* sn.warning sent this round */
-    uint32_t rounds_started;
+    ib_map_t people;     /* id -> ib_sn_person_t */
+    ib_sched_t *sched;   /* phases, clock, groups, the matching pool */
     uint32_t next_room;  /* numbering of pair: rooms */
-    json_t *rooms_now;   /* pair: room ids of the current round */
+    json_t *rooms_now;   /* pair: room id -> group number, this round */
     json_t *history;     /* report: [{round, started, groups:[[ids]], byes:[ids]}] */
     json_t *feedback;    /* "round/from/to" -> {rating, connect, at} */
     json_t *connections; /* "a/b" (sorted) -> round */
-    int64_t ended_at;    /* 0 while not ended */
     bool count_dirty;    /* participants changed: the host hears it (1/s) */
     int64_t count_sent;
 } ib_sn_t;
@@ -72,5 +53,37 @@ int ib__sn_feedback(ib_sn_t *sn, const char *from, uint32_t round, const char *p
                     bool connect, int64_t now, const char **why);
 /* {ratings:{count,mean,histogram}, connections:[{a,b,round}]} */
 json_t *ib__sn_feedback_summary(const ib_sn_t *sn);
+
+/*
+ * Hand-over of a live session to another node (for the multi-node store).
+ *
+ * ib__sn_session_to_json writes everything needed to continue the session
+ * elsewhere: the scheduler (phase, clock, current groups, and the matching
+ * pool with profiles, meeting history, blocks, byes and rotate seats), the
+ * participants' cards and contact claims, the current round's pair: rooms
+ * and the sn.match each participant holds, the numbering of rooms, the
+ * report's history, and all feedback and revealed connections (feedback
+ * stays open 10 minutes after the end). NULL on ENOMEM. The document is
+ * plain JSON (no pointers, no node ids): store it as text, e.g. in Redis
+ * next to the session's lease, after every change the caller wants to
+ * survive (at least after each round start and end, and on feedback).
+ *
+ * ib__sn_session_from_json rebuilds that session in ev (the event of the
+ * same id on the node taking over) and registers it there: the pair: rooms
+ * of a running round are made again, with the same ids, open to their
+ * members, and the live sessions of members connected to this node are put
+ * in them. Nothing is sent: the caller calls ib__sn_tick as usual, and the
+ * clock continues from the saved deadline (a deadline already past is
+ * handled at the first tick). Returns 0, IB_EBADREQ (malformed or
+ * inconsistent: nothing built), IB_ECONFLICT (ev already has a session of
+ * that id) or IB_ENOMEM.
+ *
+ * ib__sn_session_drop takes a session out of its event and frees it,
+ * closing its pair: rooms without a word to anyone: what a node does when
+ * it gives a session up to another one.
+ */
+json_t *ib__sn_session_to_json(const ib_sn_t *sn);
+int ib__sn_session_from_json(ib_event_t *ev, const json_t *j, ib_sn_t **out);
+void ib__sn_session_drop(ib_sn_t *sn);
 
 #endif
