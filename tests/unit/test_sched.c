@@ -15,8 +15,11 @@
 
 #include <cmocka.h>
 
+#include "../../server/core/sn_internal.h"
+#include "core_harness.h"
 #include "icebreaker/ib_err.h"
 #include "icebreaker/ib_sched.h"
+#include "icebreaker/ib_sn.h"
 
 #define T 1700000000000LL
 
@@ -1168,6 +1171,280 @@ static void test_static_sessions(void **state)
     }
 }
 
+/* ---- a live session handed over to another node (sn.c) ---- */
+
+#define NP 6
+
+typedef struct node {
+    harness_t h;
+    fake_conn_t host, p[NP];
+} node_t;
+
+/* Send a request (id 77) at now; return its reply, keeping the events
+ * before it for collect(). */
+static json_t *sn_req(fake_conn_t *c, json_t **kept, int64_t now, const char *fmt, ...)
+{
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    ib_session_receive(c->s, buf, strlen(buf), false, now);
+    json_t *v;
+    while ((v = next_out(c))) {
+        json_t *re = json_object_get(v, "re");
+        if (re && json_integer_value(re) == 77)
+            return v;
+        if (kept)
+            json_array_append(*kept, v);
+        json_decref(v);
+    }
+    return NULL;
+}
+
+static void expect_ok(json_t *reply)
+{
+    assert_non_null(reply);
+    assert_string_equal(jstr(reply, "type"), "ok");
+    json_decref(reply);
+}
+
+/* What each participant has seen: partner per round (-1 a bye, -2 none),
+ * the last match's room, connections revealed. */
+typedef struct seen {
+    int partner[NP][8];
+    char room[NP][80];
+    int matches[NP][8];
+    int connections[NP];
+} seen_t;
+
+static int idx_of(const char *id)
+{
+    return id && id[0] == 'p' ? atoi(id + 1) : -1;
+}
+
+static void collect_msg(seen_t *sn, int i, json_t *v)
+{
+    const char *type = jstr(v, "type");
+    if (!strcmp(type, "sn.match")) {
+        int r = (int)json_integer_value(json_object_get(v, "round"));
+        assert_true(r >= 1 && r < 8);
+        json_t *ps = json_object_get(v, "partners");
+        sn->matches[i][r]++;
+        if (json_array_size(ps) == 0) {
+            sn->partner[i][r] = -1;
+            sn->room[i][0] = 0;
+        } else {
+            assert_int_equal(json_array_size(ps), 1);
+            sn->partner[i][r] = idx_of(jstr(json_array_get(ps, 0), "id"));
+            snprintf(sn->room[i], sizeof(sn->room[i]), "%s", jstr(v, "room"));
+        }
+    } else if (!strcmp(type, "connection")) {
+        sn->connections[i]++;
+    }
+}
+
+static void collect(node_t *n, seen_t *sn)
+{
+    for (int i = 0; i < NP; i++) {
+        json_t *v;
+        while ((v = next_out(&n->p[i]))) {
+            collect_msg(sn, i, v);
+            json_decref(v);
+        }
+    }
+    drain_out(&n->host);
+}
+
+static void node_up(node_t *n, bool host)
+{
+    harness_init(&n->h);
+    harness_start(&n->h);
+    if (host) {
+        assert_int_equal(connect_user(&n->h, &n->host, "host", "host", "ev1", T0), 0);
+        expect_ok(
+            sn_req(&n->host, NULL, T0, "{\"type\":\"join\",\"id\":77,\"room\":\"lounge:m\"}"));
+    }
+    for (int i = 0; i < NP; i++) {
+        char sub[8];
+        snprintf(sub, sizeof(sub), "p%d", i);
+        assert_int_equal(connect_user(&n->h, &n->p[i], sub, "attendee", "ev1", T0), 0);
+        expect_ok(
+            sn_req(&n->p[i], NULL, T0, "{\"type\":\"join\",\"id\":77,\"room\":\"lounge:m\"}"));
+    }
+}
+
+static ib_sn_t *the_session(node_t *n)
+{
+    ib_event_t *ev = ib_event_get(n->h.srv, "ev1", false);
+    assert_non_null(ev);
+    const char *k;
+    void *v;
+    size_t i = 0;
+    if (!ib_map_next(&ev->sn, &i, &k, &v))
+        return NULL;
+    return v;
+}
+
+static void test_session_hand_over(void **state)
+{
+    (void)state;
+    node_t *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    seen_t seen;
+    memset(&seen, 0, sizeof(seen));
+    for (int i = 0; i < NP; i++)
+        for (int r = 0; r < 8; r++)
+            seen.partner[i][r] = -2;
+    node_up(a, true);
+    json_t *r = sn_req(&a->host, NULL, T0,
+                       "{\"type\":\"sn.create\",\"id\":77,\"lounge\":\"lounge:m\",\"rounds\":5,"
+                       "\"round_s\":10,\"break_s\":0,\"strategy\":\"rotate\",\"odd\":\"bye\"}");
+    char session[64];
+    snprintf(session, sizeof(session), "%s", jstr(r, "session"));
+    json_decref(r);
+    for (int i = 0; i < NP; i++)
+        expect_ok(sn_req(&a->p[i], NULL, T0, "{\"type\":\"sn.join\",\"id\":77,\"session\":\"%s\"}",
+                         session));
+    expect_ok(sn_req(&a->host, NULL, T0, "{\"type\":\"sn.start\",\"id\":77,\"session\":\"%s\"}",
+                     session));
+    collect(a, &seen);
+    /* Round 2 starts on node A; p0 says it wants to stay in touch with its
+     * round-1 partner (one-sided: nothing revealed). */
+    ib_server_tick(a->h.srv, T0 + 10000);
+    collect(a, &seen);
+    int q = seen.partner[0][1];
+    assert_true(q > 0 && q < NP);
+    expect_ok(sn_req(&a->p[0], NULL, T0 + 11000,
+                     "{\"type\":\"sn.feedback\",\"id\":77,\"session\":\"%s\",\"round\":1,"
+                     "\"partner\":\"p%d\",\"rating\":5,\"connect\":true}",
+                     session, q));
+    collect(a, &seen);
+    assert_int_equal(seen.connections[0] + seen.connections[q], 0);
+
+    /* Hand-over mid-round 2, through text. */
+    ib_sn_t *sa = the_session(a);
+    assert_non_null(sa);
+    json_t *j = ib__sn_session_to_json(sa);
+    assert_non_null(j);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    ib__sn_session_drop(sa);
+    assert_null(the_session(a));
+    node_up(b, false);
+    json_t *back = json_loads(text, 0, NULL);
+    ib_event_t *evb = ib_event_get(b->h.srv, "ev1", false);
+    ib_sn_t *sb = NULL;
+    assert_int_equal(ib__sn_session_from_json(evb, back, &sb), 0);
+    assert_non_null(sb);
+    ib_sn_t *dup = NULL;
+    assert_int_equal(ib__sn_session_from_json(evb, back, &dup), IB_ECONFLICT);
+    assert_null(dup);
+    json_decref(back);
+    free(text);
+    /* The round-2 pair rooms are there on B, with their members in them. */
+    for (int i = 0; i < NP; i++) {
+        ib_room_t *room = ib_room_get(evb, seen.room[i], false);
+        assert_non_null(room);
+        char sub[8];
+        snprintf(sub, sizeof(sub), "p%d", i);
+        assert_non_null(ib_room_member(room, ib_user_find(evb, sub)));
+    }
+    /* A resumed session hears round 2 again. */
+    ib__sn_resumed(b->p[0].s, T0 + 12000);
+    collect(b, &seen);
+    assert_int_equal(seen.matches[0][2], 2);
+
+    /* Round 3 on B; p5 leaves mid-round: its partner gets a bye. */
+    ib_server_tick(b->h.srv, T0 + 20000);
+    collect(b, &seen);
+    int p5mate = seen.partner[5][3];
+    assert_true(p5mate >= 0 && p5mate < 5);
+    json_t *kept = json_array();
+    expect_ok(sn_req(&b->p[5], &kept, T0 + 21000,
+                     "{\"type\":\"sn.leave\",\"id\":77,\"session\":\"%s\"}", session));
+    json_decref(kept);
+    collect(b, &seen);
+    assert_int_equal(seen.partner[p5mate][3], -1);
+    assert_int_equal(seen.matches[p5mate][3], 2);
+    /* The round-1 partner answers on B: now mutual, both learn it (the
+     * answerer before its reply). */
+    kept = json_array();
+    expect_ok(sn_req(&b->p[q], &kept, T0 + 22000,
+                     "{\"type\":\"sn.feedback\",\"id\":77,\"session\":\"%s\",\"round\":1,"
+                     "\"partner\":\"p0\",\"rating\":4,\"connect\":true}",
+                     session));
+    size_t ki;
+    json_t *kv;
+    json_array_foreach(kept, ki, kv) collect_msg(&seen, q, kv);
+    json_decref(kept);
+    collect(b, &seen);
+    assert_int_equal(seen.connections[0], 1);
+    assert_int_equal(seen.connections[q], 1);
+    for (int64_t t = T0 + 30000; t <= T0 + 50000; t += 10000) {
+        ib_server_tick(b->h.srv, t);
+        collect(b, &seen);
+    }
+    /* No round lost, none twice; no pair met twice over the five rounds. */
+    int met[NP][NP];
+    memset(met, 0, sizeof(met));
+    for (int i = 0; i < NP; i++) {
+        int last = i == 5 ? 3 : 5;
+        for (int rr = 1; rr <= last; rr++) {
+            assert_true(seen.partner[i][rr] != -2);
+            assert_true(seen.matches[i][rr] >= 1);
+            int p = seen.partner[i][rr];
+            if (p >= 0 && !(i == p5mate && rr == 3 && p == 5))
+                met[i][p]++;
+        }
+        for (int rr = last + 1; rr < 8; rr++)
+            assert_int_equal(seen.matches[i][rr], 0);
+    }
+    for (int i = 0; i < NP; i++)
+        for (int k2 = 0; k2 < NP; k2++)
+            assert_true(met[i][k2] <= 1);
+    ib_sched_t *sched = sb->sched;
+    assert_int_equal(ib_sched_phase(sched), IB_SCHED_ENDED);
+    json_t *rep = ib_sn_report_json(evb, session, T0 + 60000);
+    assert_int_equal(json_integer_value(json_object_get(rep, "rounds_run")), 5);
+    assert_int_equal(json_array_size(json_object_get(rep, "history")), 5);
+    assert_int_equal(json_array_size(json_object_get(rep, "connections")), 1);
+    json_decref(rep);
+
+    /* Malformed documents: refused, nothing registered. */
+    json_t *good = ib__sn_session_to_json(sb);
+    ib__sn_session_drop(sb);
+    const char *bad_paths[] = {"v",         "id",      "lounge",   "sched",    "people",
+                               "rooms_now", "history", "feedback", "next_room"};
+    for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
+        json_t *x = json_deep_copy(good);
+        json_object_set_new(x, bad_paths[i], json_integer(-3));
+        ib_sn_t *o = (ib_sn_t *)(uintptr_t)1;
+        if (ib__sn_session_from_json(evb, x, &o) != IB_EBADREQ || o)
+            fail_msg("%s", bad_paths[i]);
+        assert_int_equal(evb->sn.count, 0);
+        json_decref(x);
+    }
+    json_t *x = json_deep_copy(good);
+    json_array_remove(json_object_get(x, "history"), 0); /* a round lost */
+    ib_sn_t *o = NULL;
+    assert_int_equal(ib__sn_session_from_json(evb, x, &o), IB_EBADREQ);
+    json_decref(x);
+    x = json_deep_copy(good);
+    json_object_set_new(json_array_get(json_object_get(x, "people"), 0), "handle",
+                        json_integer(99)); /* not that person's handle */
+    assert_int_equal(ib__sn_session_from_json(evb, x, &o), IB_EBADREQ);
+    json_decref(x);
+    assert_int_equal(evb->sn.count, 0);
+    /* The good one still restores. */
+    assert_int_equal(ib__sn_session_from_json(evb, good, &o), 0);
+    json_decref(good);
+
+    harness_free(&a->h);
+    harness_free(&b->h);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1182,6 +1459,7 @@ int main(void)
         cmocka_unit_test(test_json_malformed),
         cmocka_unit_test(test_random_scripts),
         cmocka_unit_test(test_static_sessions),
+        cmocka_unit_test(test_session_hand_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
