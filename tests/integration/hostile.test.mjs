@@ -499,12 +499,13 @@ describe('dead peers (--heartbeat-ms 1000 --grace-ms 1500)', () => {
 
 // Tokens (and resume tokens) are credentials: nothing the server prints may
 // contain one, whatever happens to it: accepted, forged, expired, kicked,
-// presented to the HTTP API, with lws's own logging turned up.
+// minted by POST /dev/token, presented to the HTTP API, with lws's own
+// logging turned up.
 for (const lwsLog of [null, '15']) {
   describe(`token hygiene${lwsLog ? ` (ICEBREAKER_LWS_LOG=${lwsLog}: lws errors, warnings, notices, info)` : ''}`, () => {
     let srv;
     before(async () => {
-      srv = await startServer({ args: ['--kick-ms', '60000'], env: lwsLog ? { ICEBREAKER_LWS_LOG: lwsLog } : {} });
+      srv = await startServer({ args: ['--kick-ms', '60000', '--dev'], env: lwsLog ? { ICEBREAKER_LWS_LOG: lwsLog } : {} });
     });
     after(async () => {
       await srv?.stopClean();
@@ -539,6 +540,17 @@ for (const lwsLog of [null, '15']) {
       const kickedTok = keep(token({ sub: 'tok-kicked', event: ev }));
       refused.send({ type: 'hello', id: 1, token: kickedTok });
       await refused.expectErrorThenClose('unauthorized', 4001, { re: 1 });
+      // a token minted by POST /dev/token (--dev), then used
+      const minted = await fetch(`${srv.base}/dev/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Minted', role: 'attendee', event: ev, sub: 'tok-minted' }),
+      });
+      assert.equal(minted.status, 200);
+      const mintedTok = keep((await minted.json()).token);
+      const m = await connect(srv);
+      await m.hello(mintedTok);
+      await m.close();
       // the HTTP API: a good token, a forged one, the kicked user's
       const api = `/api/booths/acme/leads`;
       assert.equal((await httpGet(srv, api, { headers: { authorization: `Bearer ${secrets[0]}` } })).status, 200);
