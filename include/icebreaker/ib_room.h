@@ -131,6 +131,9 @@ struct ib_room {
     json_t *sync_joined;    /* local arrivals not yet announced (while loading) */
     void **waiters;         /* joins answered when the load is done (ib_pending_t) */
     size_t n_waiters;
+    /* room_page.c: the first members page, shared by join replies */
+    json_t *page;
+    size_t page_limit;
 };
 
 /* Event by id; created when create is true. NULL when absent or on ENOMEM. */

@@ -93,6 +93,14 @@ static inline bool ib__cluster(const ib_server_t *srv)
 }
 /* Whether room r's membership is shared between nodes. */
 bool ib__cluster_room(const ib_room_t *r);
+
+/* room_page.c: the first `limit` members of r for a join reply (a new
+ * reference, shared while r's first page is unchanged); an arrival (call
+ * after it is linked); forget the page (a departure, a status change, the
+ * room freed). */
+json_t *ib__room_page(ib_room_t *r, size_t limit);
+void ib__room_page_joined(ib_room_t *r);
+void ib__room_page_drop(ib_room_t *r);
 void ib__cluster_attach(ib_server_t *srv);
 void ib__cluster_event_new(ib_event_t *ev);
 void ib__cluster_event_gone(ib_event_t *ev);

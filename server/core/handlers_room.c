@@ -58,7 +58,7 @@ void ib__join_finish(ib_pending_t *p)
     uint32_t count = ib_room_count(r);
     size_t limit = ib_room_is_crowded(r) ? (size_t)s->srv->cfg->crowd : count;
     ib__pending_ok(p, json_pack("{s:s,s:I,s:o,s:o}", "room", r->id, "count", (json_int_t)count,
-                                "members", ib_room_members_json(r, 0, limit), "history",
+                                "members", ib__room_page(r, limit), "history",
                                 history ? history : json_array()));
 }
 

@@ -202,6 +202,7 @@ void ib_room_maybe_free(ib_room_t *r)
     ib_map_del(&r->ev->rooms, r->id);
     srv->n_rooms--;
     ib_map_free(&r->by_user);
+    ib__room_page_drop(r);
     ib__cluster_room_free(r);
     /* allowed maps user id -> strdup'ed id (keys owned by values) */
     const char *k;
@@ -284,6 +285,7 @@ int ib_room_enter(ib_room_t *r, ib_session_t *s)
         r->first = m;
     r->last = m;
     r->count++;
+    ib__room_page_joined(r);
     if (ib_map_get(&r->remote, s->user->id))
         r->n_remote_only--;
     if (ib__cluster_room(r)) {
@@ -313,6 +315,7 @@ int ib_room_exit(ib_room_t *r, ib_session_t *s)
         r->last = m->prev;
     free(m);
     r->count--;
+    ib__room_page_drop(r);
     if (ib_map_get(&r->remote, s->user->id))
         r->n_remote_only++;
     /* A draining node's presence stays until the survivors remove it after
@@ -459,6 +462,8 @@ static bool take_id(json_t *arr, const char *id)
 
 void ib_room_presence(ib_room_t *r, ib_user_t *u, const char *state)
 {
+    if (!strcmp(state, "updated"))
+        ib__room_page_drop(r); /* u's status is on the cached page */
     if (ib__cluster_room(r)) {
         if (!strcmp(state, "updated")) {
             ib__cluster_member(r, u, "updated");
