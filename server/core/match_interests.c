@@ -440,19 +440,27 @@ static size_t person_scans(const tags_t *t, const index_t *ix, uint32_t v, scan_
     return k;
 }
 
+/* What scoring knows of one person q while scoring another: kept together
+ * so that a posting read at random costs one cache miss, not three. */
+typedef struct cell {
+    uint32_t mark; /* see best_partners */
+    int32_t acc;   /* rare tags, every posting scanned: ranks candidates */
+    int32_t exact; /* rare tags, whole lists only: exact for those */
+} cell_t;
+
 typedef struct scorer {
-    int32_t *acc;   /* rare tags, every posting scanned: ranks candidates */
-    int32_t *exact; /* rare tags, whole lists only: exact for those */
-    uint32_t *mark, stamp;
+    cell_t *c;
+    uint32_t stamp;
     uint32_t *touched;
     size_t nt;
 } scorer_t;
 
 static void touch(scorer_t *s, uint32_t q)
 {
-    if (s->mark[q] != s->stamp) {
-        s->mark[q] = s->stamp;
-        s->acc[q] = s->exact[q] = 0;
+    cell_t *c = &s->c[q];
+    if (c->mark != s->stamp) {
+        c->mark = s->stamp;
+        c->acc = c->exact = 0;
         s->touched[s->nt++] = q;
     }
 }
@@ -474,9 +482,9 @@ static void score_list(const ib__run_t *r, const index_t *ix, scorer_t *s, uint3
             continue;
         touch(s, q);
         if (!sc->popular) {
-            s->acc[q] += sc->w;
+            s->c[q].acc += sc->w;
             if (whole)
-                s->exact[q] += sc->w;
+                s->c[q].exact += sc->w;
         }
     }
 }
@@ -534,7 +542,7 @@ static void best_partners(ib__run_t *r, const tags_t *t, const index_t *ix, cons
      * to the best list. */
     s->stamp += 2;
     if (s->stamp < 2) {
-        memset(s->mark, 0, r->n * sizeof(uint32_t));
+        memset(s->c, 0, r->n * sizeof(cell_t));
         s->stamp = 2;
     }
     s->nt = 0;
@@ -562,8 +570,8 @@ static void best_partners(ib__run_t *r, const tags_t *t, const index_t *ix, cons
         for (size_t j = 0; j < s->nt; j++) {
             uint32_t q = s->touched[j];
             int32_t pop = popular_affinity(sv, &t->sig[q]);
-            s->mark[q] = s->stamp + 1;
-            consider(&b, q, s->acc[q] + pop, s->exact[q] + pop);
+            s->c[q].mark = s->stamp + 1;
+            consider(&b, q, s->c[q].acc + pop, s->c[q].exact + pop);
         }
     } else {
         /* Large rounds: a signature read at random misses the cache, so
@@ -572,7 +580,7 @@ static void best_partners(ib__run_t *r, const tags_t *t, const index_t *ix, cons
         uint32_t hist[IB__WMAX + 2];
         memset(hist, 0, sizeof(hist));
         for (size_t j = 0; j < s->nt; j++) {
-            int32_t a = s->acc[s->touched[j]];
+            int32_t a = s->c[s->touched[j]].acc;
             hist[a > IB__WMAX ? IB__WMAX : a]++;
         }
         int32_t thr = IB__WMAX;
@@ -582,14 +590,14 @@ static void best_partners(ib__run_t *r, const tags_t *t, const index_t *ix, cons
         size_t eq_left = want > above - hist[thr] ? want - (above - hist[thr]) : 0;
         for (size_t j = 0; j < s->nt; j++) {
             uint32_t q = s->touched[j];
-            int32_t a = s->acc[q];
+            int32_t a = s->c[q].acc;
             if (a < thr || (a == thr && !eq_left))
                 continue;
             if (a == thr)
                 eq_left--;
             int32_t pop = popular_affinity(sv, &t->sig[q]);
-            s->mark[q] = s->stamp + 1;
-            consider(&b, q, a + pop, s->exact[q] + pop);
+            s->c[q].mark = s->stamp + 1;
+            consider(&b, q, a + pop, s->c[q].exact + pop);
         }
         /* ...and the neighbourhoods, whose signatures lie in a row. */
         for (size_t k = 0; k < nr->norders; k++) {
@@ -606,12 +614,13 @@ static void best_partners(ib__run_t *r, const tags_t *t, const index_t *ix, cons
                     if (q == v || (biz && (e & 1) == side))
                         continue;
                     int32_t pop = popular_affinity(sv, &nr->sig[k][i]);
-                    uint32_t mk = s->mark[q];
+                    cell_t *cq = &s->c[q];
+                    uint32_t mk = cq->mark;
                     if (mk == s->stamp + 1)
                         continue;
                     bool found = mk == s->stamp;
-                    s->mark[q] = s->stamp + 1;
-                    consider(&b, q, pop + (found ? s->acc[q] : 0), pop + (found ? s->exact[q] : 0));
+                    cq->mark = s->stamp + 1;
+                    consider(&b, q, pop + (found ? cq->acc : 0), pop + (found ? cq->exact : 0));
                 }
             }
         }
@@ -661,20 +670,19 @@ static int candidates(ib__run_t *r, const uint8_t *elig, graph_t *g)
     index_t ix = {0};
     near_t nr = {0};
     scorer_t s = {0};
-    s.acc = ib__alloc(r->arena, n * sizeof(int32_t));
-    s.exact = ib__alloc(r->arena, n * sizeof(int32_t));
-    s.mark = ib__zalloc(r->arena, n * sizeof(uint32_t));
+    s.c = ib__zalloc(r->arena, n * sizeof(cell_t));
     s.touched = ib__alloc(r->arena, n * sizeof(uint32_t));
     int err = 0;
-    if (!s.acc || !s.exact || !s.mark || !s.touched)
+    if (!s.c || !s.touched)
         return IB_ENOMEM;
     if ((err = tags_build(r, elig, &t)) || (err = index_build(r, &t, &ix)))
         return err;
     index_popular(r, &ix, &t);
     if ((err = near_build(r, elig, &t, &nr)))
         return err;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t v = r->order[i];
+    /* Each person's list depends on nobody else's: in index order, so that
+     * the arrays indexed by v are read in a row. */
+    for (uint32_t v = 0; v < n; v++) {
         if (elig[v])
             best_partners(r, &t, &ix, &nr, &s, v, K, budget, n <= IB__EFFORT_FULL_N, top, ntop);
     }
