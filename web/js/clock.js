@@ -4,9 +4,10 @@
 //
 // Samples come from answers with `server_time` (hello, ping: their round
 // trip is known, so the estimate is server_time + rtt/2) and from sn.state
-// (one way, rtt unknown: used until a timed sample exists). The estimate
-// runs on performance.now(), which does not jump when the local clock is
-// changed.
+// (one way, rtt unknown: used until a timed sample exists, and always as a
+// floor, since the server's clock has passed any time it stamped). The
+// estimate runs on performance.now(), which does not jump when the local
+// clock is changed.
 
 export class Clock {
   constructor() {
@@ -26,12 +27,18 @@ export class Clock {
     const est = rtt === null ? Infinity : rtt;
     // Prefer tighter round trips; refresh anyway once a sample is a minute old.
     const stale = now - this.taken > 60000;
-    if (this.base !== null && est > this.rtt && !stale) return;
-    if (this.base !== null && rtt === null && this.rtt !== Infinity && !stale) return;
-    this.base = serverTime + (rtt === null ? 0 : rtt / 2);
-    this.at = now;
-    this.rtt = est;
-    this.taken = now;
+    if (this.base === null || stale || est <= this.rtt) {
+      this.base = serverTime + (rtt === null ? 0 : rtt / 2);
+      this.at = now;
+      this.rtt = est;
+      this.taken = now;
+    } else if (this.now() < serverTime) {
+      // Whatever its round trip, a message cannot arrive before the server
+      // stamped it: an estimate behind `server_time` is known to be behind
+      // (a reply that waited in a busy page looks younger than it is).
+      this.base = serverTime;
+      this.at = now;
+    }
   }
 
   /** The server's time now, in ms since the epoch. */

@@ -97,6 +97,14 @@ class Peer {
       });
     };
     pc.onconnectionstatechange = () => this.showState(pc.connectionState);
+    // The finer states, on the tile, for whoever has to find out why a call
+    // does not connect.
+    pc.onsignalingstatechange = () => {
+      this.tile.dataset.signaling = pc.signalingState;
+    };
+    pc.oniceconnectionstatechange = () => {
+      this.tile.dataset.ice = pc.iceConnectionState;
+    };
   }
 
   showState(state) {
@@ -161,6 +169,7 @@ class Peer {
   close() {
     this.closed = true;
     this.pc.onicecandidate = this.pc.ontrack = this.pc.onnegotiationneeded = this.pc.onconnectionstatechange = null;
+    this.pc.onsignalingstatechange = this.pc.oniceconnectionstatechange = null;
     this.pc.close();
     this.video.srcObject = null;
     this.tile.dataset.state = 'closed';

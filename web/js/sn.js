@@ -279,7 +279,7 @@ export class SpeedNetworkingView {
       this.matchEl,
       h('h3', {}, heading),
       h('ul', { class: 'partners' }, cards),
-      h('div', { id: 'sn-call', class: 'call', 'aria-label': 'Video call' }),
+      h('div', { id: 'sn-call', class: 'call', role: 'group', 'aria-label': 'Video call' }),
       h('div', { class: 'call-controls' }, micBtn, camBtn),
       h('p', { id: 'sn-call-status', class: 'call-status', role: 'status' }),
     );
