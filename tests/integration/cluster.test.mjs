@@ -160,3 +160,23 @@ test('resume onto another node: same rooms, nobody hears the user leave', async 
   assert.equal(imp.helloReply.resumed, false);
   await closeAll([x2, x3, y, z, imp]);
 });
+
+test('room events of other modules reach members on every node: sn.state of a session made on another node', async () => {
+  const ev = 'snx';
+  const host = await connectUser(a, { sub: 'sh', role: 'host', event: ev });
+  const far = await connectUser(b, { sub: 'sf', event: ev });
+  const near = await connectUser(a, { sub: 'sn', event: ev });
+  for (const u of [host, far, near]) await u.ok({ type: 'join', room: 'lounge:sn' });
+  await host.next(isPresence('sn', 'joined'), ms(5000));
+  const { session } = await host.ok({ type: 'sn.create', lounge: 'lounge:sn', rounds: 1, round_s: 60, break_s: 0, strategy: 'random' });
+  for (const u of [near, far]) {
+    const st = await u.next((m) => m.type === 'sn.state' && m.session === session, ms(5000), `sn.state at ${u.label}`);
+    assert.equal(st.phase, 'lobby');
+    assert.equal(st.lounge, 'lounge:sn');
+  }
+  // Exactly once on the far node too.
+  await host.ok({ type: 'chat', room: 'lounge:sn', text: 'marker' });
+  await far.next((m) => m.type === 'chat' && m.text === 'marker', ms(5000));
+  assert.equal(far.log.filter((m) => m.type === 'sn.state').length, 1);
+  await closeAll([host, far, near]);
+});
