@@ -614,6 +614,12 @@ static void best_partners(ib__run_t *r, const tags_t *t, const index_t *ix, cons
                     if (q == v || (biz && (e & 1) == side))
                         continue;
                     int32_t pop = popular_affinity(sv, &nr->sig[k][i]);
+                    /* Whoever was not offered above has a rare-tag score
+                     * of thr at most: when even that cannot enter the full
+                     * list, consider() would refuse q, so q's cell (a
+                     * cache miss) need not be read. */
+                    if (b.n == b.K && pop + thr <= b.c[b.K - 1].w)
+                        continue;
                     cell_t *cq = &s->c[q];
                     uint32_t mk = cq->mark;
                     if (mk == s->stamp + 1)
