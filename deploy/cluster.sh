@@ -33,12 +33,17 @@ done
 case "$nodes" in ''|*[!0-9]*) echo "cluster.sh: -n needs a number" >&2; exit 2 ;; esac
 [ "$nodes" -ge 1 ] && [ "$nodes" -le 32 ] || { echo "cluster.sh: 1 to 32 nodes" >&2; exit 2; }
 [ -x "$bin" ] || { echo "cluster.sh: no binary at $bin (build first, or --bin)" >&2; exit 2; }
-for tool in redis-server redis-cli haproxy python3; do
+for tool in redis-server redis-cli haproxy curl; do
   command -v "$tool" >/dev/null || { echo "cluster.sh: $tool not found (apt-get install redis-server haproxy)" >&2; exit 2; }
 done
 
+# A port nobody listens on (the nodes pick their own with --port 0).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
 }
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/icebreaker-cluster.XXXXXX")"
@@ -85,13 +90,13 @@ auth=(--dev)
 servers=""
 node_lines=""
 for i in $(seq 1 "$nodes"); do
-  port="$(free_port)"
   id="node-$i"
-  "$bin" serve --host 127.0.0.1 --port "$port" --redis "redis://127.0.0.1:$redis_port/0" \
+  "$bin" serve --host 127.0.0.1 --port 0 --redis "redis://127.0.0.1:$redis_port/0" \
     --node-id "$id" "${auth[@]}" "${extra[@]}" >"$work/$id.out" 2>"$work/$id.err" &
   pids+=($!)
   wait_for 150 grep -q "^icebreaker ready on" "$work/$id.out" ||
     { echo "cluster.sh: $id did not start (see $work/$id.err)" >&2; exit 1; }
+  port="$(sed -n 's/^icebreaker ready on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/$id.out")"
   servers+="    server $id 127.0.0.1:$port check"$'\n'
   node_lines+="node $id 127.0.0.1:$port"$'\n'
 done
@@ -103,7 +108,7 @@ IB_LB_PORT="$lb_port" haproxy -c -q -f "$work/haproxy.cfg" ||
 IB_LB_PORT="$lb_port" haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
 pids+=($!)
 # Ready once haproxy answers /healthz through a node.
-wait_for 100 python3 -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:$lb_port/healthz', timeout=1).status != 200)" ||
+wait_for 100 curl -sf -m 1 "http://127.0.0.1:$lb_port/healthz" ||
   { echo "cluster.sh: haproxy did not come up (see $work/haproxy.log)" >&2; exit 1; }
 
 echo "cluster ready on 127.0.0.1:$lb_port nodes $nodes redis 127.0.0.1:$redis_port"
