@@ -31,12 +31,30 @@ ib_wsf_error_t ib_wsf_feed(ib_wsf_scan_t *s, const uint8_t *p, size_t n, size_t 
     for (size_t i = 0; i < n;) {
         uint8_t b = p[i];
         switch (s->state) {
-        case ST_HDR0:
+        case ST_HDR0: {
             start = i;
             s->opcode = b & 0x0f;
+            bool fin = b & 0x80, control = s->opcode & 0x8;
+            if (b & 0x70)
+                s->error = IB_WSF_RSV;
+            else if ((s->opcode >= 3 && s->opcode <= 7) || s->opcode >= 0xb)
+                s->error = IB_WSF_OPCODE;
+            else if (control && !fin)
+                s->error = IB_WSF_CONTROL_FRAG;
+            else if (s->opcode == 0 && !s->in_message)
+                s->error = IB_WSF_CONTINUATION;
+            else if ((s->opcode == 1 || s->opcode == 2) && s->in_message)
+                s->error = IB_WSF_UNFINISHED;
+            if (s->error) {
+                *frame_at = start;
+                return (ib_wsf_error_t)s->error;
+            }
+            if (!control)
+                s->in_message = !fin;
             s->state = ST_HDR1;
             i++;
             break;
+        }
         case ST_HDR1: {
             uint8_t len7 = b & 0x7f;
             if (!(b & 0x80))
@@ -98,6 +116,16 @@ const char *ib_wsf_error_text(ib_wsf_error_t e)
         return "control frame over 125 bytes";
     case IB_WSF_LENGTH_MSB:
         return "frame length over 2^63";
+    case IB_WSF_RSV:
+        return "reserved bits set";
+    case IB_WSF_OPCODE:
+        return "reserved opcode";
+    case IB_WSF_CONTINUATION:
+        return "continuation without a message";
+    case IB_WSF_UNFINISHED:
+        return "message not finished";
+    case IB_WSF_CONTROL_FRAG:
+        return "fragmented control frame";
     case IB_WSF_OK:
         break;
     }

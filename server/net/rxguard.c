@@ -20,8 +20,9 @@
  * header end (a client that sends frames before the 101 puts them right
  * after the request); at LWS_CALLBACK_ESTABLISHED that shadow becomes the
  * connection's scanner. On a refused frame the guard writes the close frame
- * (1002 and a reason) itself, shuts the sending side, and tells lws the
- * peer closed (recv returns 0): lws never parses the frame.
+ * (1002 and a reason) itself and shuts the sending side; from then on lws
+ * reads nothing (EAGAIN) until the client closes or a 2 s timeout ends the
+ * connection: lws never parses the frame.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -174,10 +175,18 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
         if (e == IB_WSF_OK)
             return n;
         refuse(fd, g, e);
-        return 0; /* the frame is never parsed: lws sees the peer go */
+        /* A lingering close: closing now, with the client's bytes still
+         * arriving, would send a reset that can destroy our close frame in
+         * the client's buffers before it reads it. So lws reads nothing
+         * more, the socket stays until the client closes its side (recv
+         * returns 0 and lws closes) or 2 s have passed. */
+        lws_set_timeout(g->wsi, PENDING_TIMEOUT_CLOSE_ACK, 2);
+        errno = EAGAIN;
+        return -1;
     }
-    case PH_DEAD:
-        return 0;
+    case PH_DEAD: /* what the client sends after our close: dropped */
+        errno = EAGAIN;
+        return -1;
     default:
         return n;
     }

@@ -12,6 +12,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -252,6 +253,37 @@ static int refuse_upgrade(struct lws *wsi, unsigned int status, const char *why)
     return -1;
 }
 
+/* 426 with the version we speak (RFC 6455 4.2.2 and 4.4). */
+static int refuse_version(struct lws *wsi)
+{
+    static const char body[] = "WebSocket version must be 13\n";
+    unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+    if (!lws_add_http_header_status(wsi, 426, &p, end) &&
+        !lws_add_http_header_by_name(wsi, (const unsigned char *)"Sec-WebSocket-Version:",
+                                     (const unsigned char *)"13", 2, &p, end) &&
+        !lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                      (const unsigned char *)"text/plain", 10, &p, end) &&
+        !lws_add_http_header_content_length(wsi, sizeof(body) - 1, &p, end) &&
+        !lws_finalize_http_header(wsi, &p, end) && p + sizeof(body) - 1 <= end) {
+        memcpy(p, body, sizeof(body) - 1);
+        p += sizeof(body) - 1;
+        lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
+    }
+    return -1;
+}
+
+/* A Sec-WebSocket-Key must be 16 bytes in base64: 22 characters whose last
+ * carries 2 bits (A, Q, g or w), then "==" (RFC 6455 4.1 and 4.2.1). */
+static bool key_valid(const char *k)
+{
+    if (strlen(k) != 24 || strcmp(k + 22, "==") != 0 || !strchr("AQgw", k[21]))
+        return false;
+    for (int i = 0; i < 22; i++)
+        if (!isalnum((unsigned char)k[i]) && k[i] != '+' && k[i] != '/')
+            return false;
+    return true;
+}
+
 /* Whether a Sec-WebSocket-Protocol list names protocol. */
 static bool offers(const char *list, const char *protocol)
 {
@@ -283,6 +315,12 @@ static int confirm_upgrade(ib_node_t *node, struct lws *wsi)
     char buf[512];
     if (header(wsi, WSI_TOKEN_GET_URI, buf, sizeof(buf)) < 0 || strcmp(buf, "/ws") != 0)
         return refuse_upgrade(wsi, HTTP_STATUS_NOT_FOUND, "WebSocket endpoint is /ws");
+    /* What lws 4.1.6 lets through: another version, a malformed key. */
+    if (header(wsi, WSI_TOKEN_VERSION, buf, sizeof(buf)) < 0 || strcmp(buf, "13") != 0)
+        return refuse_version(wsi);
+    if (header(wsi, WSI_TOKEN_KEY, buf, sizeof(buf)) < 0 || !key_valid(buf))
+        return refuse_upgrade(wsi, HTTP_STATUS_BAD_REQUEST,
+                              "Sec-WebSocket-Key must be 16 bytes in base64");
     /* Offered sub-protocols must include ours; none offered means v1. */
     if (header(wsi, WSI_TOKEN_PROTOCOL, buf, sizeof(buf)) >= 0 && !offers_ours(buf))
         return refuse_upgrade(wsi, HTTP_STATUS_BAD_REQUEST, "sub-protocol must be icebreaker.v1");

@@ -28,14 +28,28 @@
 static ib_wsf_error_t ref_frames(const uint8_t *p, size_t n, size_t *at)
 {
     size_t i = 0;
+    bool open = false; /* a fragmented text/binary message */
     while (i < n) {
         size_t start = i;
+        uint8_t op = p[i] & 0x0f;
+        bool fin = p[i] & 0x80;
+        *at = start;
+        if (p[i] & 0x70)
+            return IB_WSF_RSV;
+        if ((op >= 3 && op <= 7) || op >= 11)
+            return IB_WSF_OPCODE;
+        if (op >= 8 && !fin)
+            return IB_WSF_CONTROL_FRAG;
+        if (op == 0 && !open)
+            return IB_WSF_CONTINUATION;
+        if ((op == 1 || op == 2) && open)
+            return IB_WSF_UNFINISHED;
+        if (op < 8)
+            open = !fin;
         if (n - i < 2)
             return IB_WSF_OK;
-        uint8_t op = p[i] & 0x0f;
         uint8_t b1 = p[i + 1];
         unsigned len7 = b1 & 0x7f;
-        *at = start;
         if (!(b1 & 0x80))
             return IB_WSF_UNMASKED;
         if ((op & 0x8) && len7 > 125)

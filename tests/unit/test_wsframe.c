@@ -117,7 +117,40 @@ static void long_control_frames_are_refused(void **state)
     check_refused(0x89, 126, true, IB_WSF_CONTROL_LONG);   /* ping */
     check_refused(0x8A, 200, true, IB_WSF_CONTROL_LONG);   /* pong */
     check_refused(0x88, 70000, true, IB_WSF_CONTROL_LONG); /* close, 64-bit */
-    check_refused(0x8B, 126, true, IB_WSF_CONTROL_LONG);   /* reserved control */
+}
+
+/* Header rules lws applies at the first byte but cannot keep when the rest
+ * of the frame comes later: checked here, at that byte, in any chunking. */
+static void first_byte_rules(void **state)
+{
+    (void)state;
+    check_refused(0xC1, 3, true, IB_WSF_RSV); /* RSV1 */
+    check_refused(0x91, 3, true, IB_WSF_RSV); /* RSV3 */
+    check_refused(0x83, 3, true, IB_WSF_OPCODE);
+    check_refused(0x8B, 3, true, IB_WSF_OPCODE); /* reserved control */
+    check_refused(0x80, 3, true, IB_WSF_CONTINUATION);
+    check_refused(0x09, 3, true, IB_WSF_CONTROL_FRAG);
+    assert_string_equal(ib_wsf_error_text(IB_WSF_OPCODE), "reserved opcode");
+
+    /* A text frame while a fragmented message is open; control frames in
+     * between are fine; after the final continuation a new message is. */
+    static uint8_t buf[256];
+    size_t n = frame(buf, 0x01, 3, true);
+    n += frame(buf + n, 0x89, 2, true);
+    n += frame(buf + n, 0x00, 3, true);
+    n += frame(buf + n, 0x80, 3, true);
+    n += frame(buf + n, 0x82, 3, true);
+    size_t ok_end = n, at = 0;
+    for (size_t step = 1; step <= 5; step++)
+        assert_int_equal(feed_split(buf, n, step, &at), IB_WSF_OK);
+    n += frame(buf + n, 0x02, 3, true);
+    size_t bad = n;
+    n += frame(buf + n, 0x81, 3, true);
+    for (size_t step = 1; step <= 5; step++) {
+        assert_int_equal(feed_split(buf, n, step, &at), IB_WSF_UNFINISHED);
+        assert_int_equal(at, bad);
+    }
+    assert_true(bad > ok_end);
 }
 
 static void length_with_top_bit_is_refused(void **state)
@@ -137,6 +170,7 @@ int main(void)
         cmocka_unit_test(good_streams_pass_however_split),
         cmocka_unit_test(unmasked_frames_are_refused),
         cmocka_unit_test(long_control_frames_are_refused),
+        cmocka_unit_test(first_byte_rules),
         cmocka_unit_test(length_with_top_bit_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
