@@ -87,7 +87,12 @@
  * COST. Memory is linear in the people present plus the pairs recorded.
  * `random` and `rotate` take O(n) per round plus the repairs; `interests`
  * O(n * (IB_MATCH_POSTINGS + IB_MATCH_TOP_K)) for the candidate graph and
- * bounded work over it (loadtest/bench_match.c times 1k, 10k and 100k).
+ * bounded work over it (loadtest/bench/bench_match.c times 1k, 10k and
+ * 100k; figures in loadtest/RESULTS.md, "Matching (issue 3)").
+ *
+ * The round scheduler (ib_sched.h) runs one ib_match_run per round on its
+ * own pool and re-pairs people left alone mid-round by its own rule
+ * (another lone participant, fewest meetings first, or a bye).
  */
 #ifndef IB_MATCH_H
 #define IB_MATCH_H

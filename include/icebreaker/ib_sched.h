@@ -53,6 +53,22 @@
  * round-start bye is cancelled by such a re-pairing has that bye taken back
  * (ib_match_pool_add_bye), so bye fairness counts only rounds sat out.
  * A bye given mid-round, forced by someone else's departure, is not counted.
+ *
+ * GUARANTEES (tests/unit/test_sched.c checks each, on seeded random scripts
+ * of joins, departures, absences, blocks, pauses and extensions as well):
+ * - a refused verb changes nothing, to the byte of the JSON state;
+ * - each round start places everyone opted in and present exactly once
+ *   (in one group, or a bye) and nobody else;
+ * - nobody is in two groups; no group, at a round's start or made by a
+ *   re-pairing, holds a pair blocked at that moment;
+ * - the matching's rules hold at every round start (ib_match.h: no repeat
+ *   while avoidable, fair byes, rotate's circle of n - 1 rounds);
+ * - the warning comes once a round, IB_SCHED_WARNING_MS before its end (or
+ *   at once if a resume leaves less), only in rounds longer than
+ *   IB_SCHED_WARN_OVER_MS; an extension that leaves more than that again
+ *   re-arms it;
+ * - determinism: the same calls give the same events, also across
+ *   ib_sched_to_json / ib_sched_from_json at any point.
  */
 #ifndef IB_SCHED_H
 #define IB_SCHED_H
