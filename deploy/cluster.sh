@@ -10,8 +10,11 @@
 # with --dev (the public development secret and POST /dev/token: never for
 # production). When ready it prints one line:
 #   cluster ready on 127.0.0.1:PORT nodes N redis 127.0.0.1:PORT
-# followed by one line per node: `node ID 127.0.0.1:PORT`. Logs are in a
-# temporary folder named on stderr (kept when IB_CLUSTER_KEEP=1).
+# followed by one line per node: `node ID 127.0.0.1:PORT pid PID`. A node
+# that dies (try `kill -9 PID`: its clients reconnect through haproxy and
+# resume on a survivor) is reported and the rest keeps running; the cluster
+# stops when redis-server or haproxy dies. Logs are in a temporary folder
+# named on stderr (kept when IB_CLUSTER_KEEP=1).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -82,6 +85,7 @@ redis_port="$(free_port)"
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
   --logfile "$work/redis.log" &
 pids+=($!)
+vital=($!)
 wait_for 100 redis-cli -h 127.0.0.1 -p "$redis_port" ping ||
   { echo "cluster.sh: redis-server did not start (see $work/redis.log)" >&2; exit 1; }
 
@@ -98,7 +102,7 @@ for i in $(seq 1 "$nodes"); do
     { echo "cluster.sh: $id did not start (see $work/$id.err)" >&2; exit 1; }
   port="$(sed -n 's/^icebreaker ready on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/$id.out")"
   servers+="    server $id 127.0.0.1:$port check"$'\n'
-  node_lines+="node $id 127.0.0.1:$port"$'\n'
+  node_lines+="node $id 127.0.0.1:$port pid ${pids[-1]}"$'\n'
 done
 
 [ "$lb_port" = 0 ] && lb_port="$(free_port)"
@@ -107,19 +111,28 @@ IB_LB_PORT="$lb_port" haproxy -c -q -f "$work/haproxy.cfg" ||
   { echo "cluster.sh: haproxy rejects $work/haproxy.cfg" >&2; exit 1; }
 IB_LB_PORT="$lb_port" haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
 pids+=($!)
+vital+=($!)
 # Ready once haproxy answers /healthz through a node.
 wait_for 100 curl -sf -m 1 "http://127.0.0.1:$lb_port/healthz" ||
   { echo "cluster.sh: haproxy did not come up (see $work/haproxy.log)" >&2; exit 1; }
 
 echo "cluster ready on 127.0.0.1:$lb_port nodes $nodes redis 127.0.0.1:$redis_port"
 printf '%s' "$node_lines"
-# Until Ctrl-C / SIGTERM, or until a process of ours dies.
+# Until Ctrl-C / SIGTERM, or until redis-server or haproxy dies; a node's
+# death is reported once and the others go on.
+reported=" "
 while :; do
-  for p in "${pids[@]}"; do
+  for p in "${vital[@]}"; do
     if ! kill -0 "$p" 2>/dev/null; then
-      echo "cluster.sh: process $p exited; stopping the cluster" >&2
+      echo "cluster.sh: process $p (redis-server or haproxy) exited; stopping the cluster" >&2
       cleanup
       exit 1
+    fi
+  done
+  for p in "${pids[@]}"; do
+    if ! kill -0 "$p" 2>/dev/null && [[ "$reported" != *" $p "* ]]; then
+      echo "cluster.sh: node pid $p exited" >&2
+      reported+="$p "
     fi
   done
   sleep 1 &

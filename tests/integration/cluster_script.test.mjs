@@ -1,6 +1,7 @@
 // deploy/cluster.sh: a local cluster (redis-server, two nodes, haproxy on
 // loopback) comes up on free ports, spreads WebSocket clients over its nodes
-// through haproxy, shares presence between them, and stops everything it
+// through haproxy, shares presence between them, lets a client of a killed
+// node resume on the survivor through haproxy, and stops everything it
 // started on SIGTERM with exit code 0.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,7 +42,9 @@ test('deploy/cluster.sh: two nodes behind haproxy, presence across them, clean s
     }
     const [, lbPort, n, redisPort] = READY.exec(out).map(Number);
     assert.equal(n, 2);
-    const nodePorts = [...out.matchAll(/^node (node-\d) 127\.0\.0\.1:(\d+)$/gm)].map((m) => Number(m[2]));
+    const nodeLines = [...out.matchAll(/^node (node-\d) 127\.0\.0\.1:(\d+) pid (\d+)$/gm)];
+    const nodePorts = nodeLines.map((m) => Number(m[2]));
+    const pidOf = Object.fromEntries(nodeLines.map((m) => [m[1], Number(m[3])]));
     assert.equal(nodePorts.length, 2);
     const lb = { port: lbPort, clients: new Set(), describe: () => `cluster.sh stderr: ${err}` };
     const x = await connectUser(lb, { sub: 'lx', event: 'lb' });
@@ -54,6 +57,17 @@ test('deploy/cluster.sh: two nodes behind haproxy, presence across them, clean s
     const j = await y.ok({ type: 'join', room: 'lounge:lb' });
     assert.deepEqual(j.members.map((m) => m.id), ['lx', 'ly']);
     await x.next((m) => m.type === 'presence' && m.user.id === 'ly' && m.state === 'joined', ms(5000));
+    // x's node dies (SIGKILL, a process of the cluster this test started);
+    // x comes back through haproxy, lands on the survivor and resumes.
+    process.kill(pidOf[x.helloReply.node], 'SIGKILL');
+    await x.closed(ms(5000));
+    const x2 = await connectUser(lb, { sub: 'lx', event: 'lb' }, { helloExtra: { resume: x.helloReply.resume } });
+    clients.push(x2);
+    assert.equal(x2.helloReply.resumed, true);
+    assert.equal(x2.helloReply.node, y.helloReply.node);
+    await x2.ok({ type: 'chat', room: 'lounge:lb', text: 'after failover' });
+    await y.next((m) => m.type === 'chat' && m.text === 'after failover', ms(5000));
+    assert.deepEqual(y.log.filter((m) => m.type === 'presence' && m.user?.id === 'lx' && m.state === 'left'), []);
     child.kill('SIGTERM');
     const r = await Promise.race([exited, new Promise((res) => setTimeout(() => res(null), ms(30000)))]);
     assert.ok(r, `cluster.sh did not stop within 30 s\n${err}`);
