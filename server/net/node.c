@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
@@ -117,6 +118,39 @@ static void on_signal(uv_signal_t *h, int signum)
  * does it, in O(1); a NULL policy would mean lws's default of 300 s). */
 static const lws_retry_bo_t no_idle_policy;
 
+/*
+ * Whether the TLS certificate and key load and match: a configuration
+ * error (exit 2) named plainly, before lws reports it as a failure to
+ * listen.
+ */
+static bool tls_material_ok(const ib_config_t *cfg)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    const char *what = NULL, *file = NULL;
+    if (!ctx) {
+        what = "cannot create a TLS context";
+    } else if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+        what = "cannot read the certificate (PEM) from";
+        file = cfg->tls_cert;
+    } else if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
+        what = "cannot use the private key (PEM) from";
+        file = cfg->tls_key;
+    } else if (SSL_CTX_check_private_key(ctx) != 1) {
+        what = "the private key does not match the certificate:";
+        file = cfg->tls_key;
+    }
+    if (what) {
+        char err[256] = "";
+        unsigned long e = ERR_peek_last_error();
+        if (e)
+            ERR_error_string_n(e, err, sizeof(err));
+        ib__log("fatal", "TLS: %s %s (%s)", what, file ? file : "", err);
+        ERR_clear_error();
+    }
+    SSL_CTX_free(ctx);
+    return !what;
+}
+
 int ib_node_run(ib_config_t *cfg, const char *node_id)
 {
     ib_node_t node = {0};
@@ -124,6 +158,8 @@ int ib_node_run(ib_config_t *cfg, const char *node_id)
     struct lws_context_creation_info info;
     int rc = 1;
 
+    if (cfg->tls_cert && !tls_material_ok(cfg))
+        return 2;
     uv_loop_init(&loop);
     node.loop = &loop;
     node.cfg = cfg;

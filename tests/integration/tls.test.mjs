@@ -216,12 +216,12 @@ describe('TLS configuration errors', () => {
 
   for (const [what, args, msg] of [
     ['a missing certificate file', () => ['--tls-cert', path.join(d, 'nope.pem'), '--tls-key', key], /nope\.pem/],
-    ['a key given as the certificate', () => ['--tls-cert', key, '--tls-key', crt], /problem getting cert/],
-    ['a key that does not match the certificate', () => ['--tls-cert', crt, '--tls-key', path.join(d, 'other-key.pem')], /key values mismatch|problem getting key/],
+    ['a key given as the certificate', () => ['--tls-cert', key, '--tls-key', crt], /TLS: cannot read the certificate \(PEM\) from .*key\.pem/],
+    ['a key that does not match the certificate', () => ['--tls-cert', crt, '--tls-key', path.join(d, 'other-key.pem')], /TLS: cannot use the private key \(PEM\) from .*other-key\.pem.*key values mismatch/],
   ]) {
-    test(`${what}: the server does not start (exit 1, lws names the problem)`, async () => {
+    test(`${what}: the server does not start (exit 2, configuration error naming the file)`, async () => {
       const r = await runBinary(['serve', '--port', '0', '--jwt-secret', SECRET, ...args()]);
-      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, msg);
       assert.doesNotMatch(r.stdout, /icebreaker ready/);
     });
