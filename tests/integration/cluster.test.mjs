@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, ms } from './lib/server.mjs';
-import { connectUser, closeAll } from './lib/client.mjs';
+import { connect, connectUser, closeAll } from './lib/client.mjs';
+import { token as mintToken } from './lib/jwt.mjs';
 import { freePort, startRedis, stopRedis, healthUntil } from './lib/redis.mjs';
 
 const GRACE = 1500;
@@ -179,4 +180,22 @@ test('room events of other modules reach members on every node: sn.state of a se
   await far.next((m) => m.type === 'chat' && m.text === 'marker', ms(5000));
   assert.equal(far.log.filter((m) => m.type === 'sn.state').length, 1);
   await closeAll([host, far, near]);
+});
+
+test('messages sent right behind a hello that waits for Redis (resume from another node) are answered after it, in order', async () => {
+  const ev = 'defer';
+  const x = await connectUser(a, { sub: 'dx', event: ev });
+  await x.ok({ type: 'join', room: 'lounge:d' });
+  const tok = x.helloReply.resume;
+  await x.drop();
+  const c2 = await connect(b, { label: 'dx-again' });
+  c2.send({ type: 'hello', id: 'h', token: mintToken({ sub: 'dx', event: ev }), resume: tok });
+  c2.send({ type: 'ping', id: 'p1' });
+  c2.send({ type: 'chat', id: 'c1', room: 'lounge:d', text: 'right away' });
+  const replies = [];
+  while (replies.length < 3) replies.push(await c2.next((m) => m.type === 'ok' || m.type === 'error', ms(5000)));
+  assert.deepEqual(replies.map((r) => [r.re, r.type]), [['h', 'ok'], ['p1', 'ok'], ['c1', 'ok']]);
+  assert.equal(replies[0].resumed, true);
+  assert.equal(typeof replies[2].seq, 'number');
+  await closeAll([c2]);
 });
