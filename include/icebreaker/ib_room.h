@@ -131,9 +131,10 @@ struct ib_room {
     json_t *sync_joined;    /* local arrivals not yet announced (while loading) */
     void **waiters;         /* joins answered when the load is done (ib_pending_t) */
     size_t n_waiters;
-    /* room_page.c: the first members page, shared by join replies */
-    json_t *page;
-    size_t page_limit;
+    /* room_page.c: the first page_n members (of at most page_limit) as
+     * JSON text, spliced into join answers */
+    char *page;
+    size_t page_len, page_n, page_limit;
 };
 
 /* Event by id; created when create is true. NULL when absent or on ENOMEM. */

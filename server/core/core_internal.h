@@ -38,6 +38,8 @@ typedef struct ib_pending {
 ib_pending_t *ib__pending_new(ib_req_t *req);
 /* Send ok (fields stolen) or error, then free p and release the session. */
 void ib__pending_ok(ib_pending_t *p, json_t *fields);
+/* Send buf (an encoded ok, not stolen), then free p and release the session. */
+void ib__pending_ok_buf(ib_pending_t *p, ib_buf_t *buf);
 void ib__pending_error(ib_pending_t *p, int err, const char *why);
 
 /* Keep s from being reaped while an asynchronous operation refers to it. */
@@ -94,11 +96,11 @@ static inline bool ib__cluster(const ib_server_t *srv)
 /* Whether room r's membership is shared between nodes. */
 bool ib__cluster_room(const ib_room_t *r);
 
-/* room_page.c: the first `limit` members of r for a join reply (a new
- * reference, shared while r's first page is unchanged); an arrival (call
- * after it is linked); forget the page (a departure, a status change, the
- * room freed). */
-json_t *ib__room_page(ib_room_t *r, size_t limit);
+/* room_page.c: answer a join with ok, fields (stolen) and "members": the
+ * first `limit` members of r, encoded once while they stay the same; an
+ * arrival (call after it is linked); forget the page (a departure, a status
+ * change, the room freed). */
+void ib__room_page_reply(ib_pending_t *p, ib_room_t *r, size_t limit, json_t *fields);
 void ib__room_page_joined(ib_room_t *r);
 void ib__room_page_drop(ib_room_t *r);
 void ib__cluster_attach(ib_server_t *srv);

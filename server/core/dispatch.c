@@ -72,6 +72,12 @@ void ib__pending_ok(ib_pending_t *p, json_t *fields)
     pending_free(p);
 }
 
+void ib__pending_ok_buf(ib_pending_t *p, ib_buf_t *buf)
+{
+    ib_session_send(p->s, buf);
+    pending_free(p);
+}
+
 void ib__pending_error(ib_pending_t *p, int err, const char *why)
 {
     reply_error(p->s, p->id, err, why);

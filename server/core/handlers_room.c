@@ -57,9 +57,9 @@ void ib__join_finish(ib_pending_t *p)
     }
     uint32_t count = ib_room_count(r);
     size_t limit = ib_room_is_crowded(r) ? (size_t)s->srv->cfg->crowd : count;
-    ib__pending_ok(p, json_pack("{s:s,s:I,s:o,s:o}", "room", r->id, "count", (json_int_t)count,
-                                "members", ib__room_page(r, limit), "history",
-                                history ? history : json_array()));
+    ib__room_page_reply(p, r, limit,
+                        json_pack("{s:s,s:I,s:o}", "room", r->id, "count", (json_int_t)count,
+                                  "history", history ? history : json_array()));
 }
 
 static void join_history_done(void *arg, int err, json_t *history)
