@@ -76,7 +76,13 @@ json_t *ib__sn_feedback_summary(const ib_sn_t *sn);
  * clock continues from the saved deadline (a deadline already past is
  * handled at the first tick). Returns 0, IB_EBADREQ (malformed or
  * inconsistent: nothing built), IB_ECONFLICT (ev already has a session of
- * that id) or IB_ENOMEM.
+ * that id, or its maximum of sessions) or IB_ENOMEM.
+ *
+ * Presence: the scheduler asks sn.c whether a participant is there, and
+ * sn.c answers from this node's sessions (connected, or detached within
+ * grace). A node driving a session whose participants are connected to
+ * other nodes must answer from the cluster's presence instead (the
+ * `present` callback in sn.c is the one place to change).
  *
  * ib__sn_session_drop takes a session out of its event and frees it,
  * closing its pair: rooms without a word to anyone: what a node does when
