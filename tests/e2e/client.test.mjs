@@ -10,13 +10,16 @@
 //   has its socket dropped; nobody else sees them leave.
 // - Session 1 (by interests, 2 rounds, odd one out sits out): opt in (one
 //   by keyboard), partner cards with why they were matched, one countdown
-//   on every screen matching the server's deadline, pause, resume and
-//   extend from the host console, partners' RTCPeerConnections reach
-//   `connected` over loopback with the fake camera, feedback (one form by
-//   keyboard), mutual "stay in touch" shows the connection and a one-sided
-//   wish shows nothing, the one who sat out is paired next, the report.
-// - Session 2 (1 round of 61 s, odd one out joins a group): a group of
-//   three whose three calls connect, the 30-second warning, stop.
+//   on every screen matching the server's deadline, pause (the checks and
+//   the calls run while the round's clock stands still, so a slow machine
+//   cannot run a round out under the test), resume and extend from the
+//   host console, partners' RTCPeerConnections reach `connected` over
+//   loopback with the fake camera, feedback (one form by keyboard), mutual
+//   "stay in touch" shows the connection and a one-sided wish shows
+//   nothing, the one who sat out is paired next, the report.
+// - Session 2 (rotate, 1 round of 61 s, odd one out joins a group): a
+//   group of three whose three calls connect, the screenshots of a round
+//   in progress, the 30-second warning, stop.
 // - Accessibility: every control labelled, text contrast at WCAG AA, focus
 //   rings, no sideways scrolling on a 375 px phone screen.
 // Screenshots go to docs/screenshots/. Any console error or uncaught

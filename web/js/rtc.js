@@ -4,10 +4,11 @@
 // arrives as {type:"signal", from, room, data}.
 //
 // A call is a mesh: one RTCPeerConnection per partner (a pair has one, a
-// trio two). Negotiation follows the "perfect negotiation" pattern: both
-// sides may offer, and when offers cross, the polite side (the larger user
-// id) yields. That makes the order in which the two browsers learn of the
-// match, or get their camera, irrelevant.
+// trio two). The impolite side (the smaller user id) makes the first offer;
+// after that, negotiation follows the "perfect negotiation" pattern: either
+// side may offer, and when offers cross, the polite side yields. That makes
+// the order in which the two browsers learn of the match, or get their
+// camera, irrelevant.
 //
 // The camera and microphone are asked for once per page and reused for every
 // round; without them (refused, no device) the call still receives.
@@ -65,8 +66,10 @@ class Peer {
     this.polite = call.me.id > partner.id;
     this.makingOffer = false;
     this.ignoreOffer = false;
+    this.negotiated = false;
     this.queue = Promise.resolve();
     this.closed = false;
+    this.history = [];
     this.pc = new RTCPeerConnection({ iceServers: call.iceServers });
     this.video = h('video', { autoplay: true, playsinline: true, 'aria-label': `Video of ${partner.name}` });
     this.label = h('span', { class: 'tile-state' }, STATE_TEXT.new);
@@ -84,12 +87,27 @@ class Peer {
         playQuietly(this.video);
       }
     };
-    pc.onicecandidate = ({ candidate }) => this.send({ candidate: candidate ? candidate.toJSON() : null });
+    pc.onicecandidate = ({ candidate }) => {
+      this.tile.dataset.candSent = Number(this.tile.dataset.candSent || 0) + 1;
+      this.send({ candidate: candidate ? candidate.toJSON() : null });
+    };
+    pc.onicegatheringstatechange = () => {
+      this.tile.dataset.gathering = pc.iceGatheringState;
+    };
     pc.onnegotiationneeded = () => {
+      // The first offer comes from the impolite side only: when both offer
+      // at once, the polite side must roll its offer back, and Chromium
+      // then sometimes gathers no ICE candidates on either side (the call
+      // stays "new" for good). Later renegotiations may start on either side.
+      if (this.polite && !this.negotiated) {
+        this.note('waiting for the first offer');
+        return;
+      }
       this.enqueue(async () => {
         this.makingOffer = true;
         try {
           await pc.setLocalDescription();
+          this.note(`sent ${pc.localDescription.type}`);
           this.send({ description: pc.localDescription.toJSON() });
         } finally {
           this.makingOffer = false;
@@ -107,6 +125,13 @@ class Peer {
     };
   }
 
+  /** The last negotiation steps, kept on the tile for diagnosis. */
+  note(what) {
+    this.history.push(what);
+    if (this.history.length > 12) this.history.shift();
+    this.tile.dataset.log = this.history.join(' | ');
+  }
+
   showState(state) {
     this.tile.dataset.state = state;
     this.label.textContent = STATE_TEXT[state] || state;
@@ -117,6 +142,7 @@ class Peer {
   /** Add the local tracks, or ask to receive only. */
   attach(stream) {
     if (this.closed) return;
+    this.note(stream ? 'tracks added' : 'receive only');
     if (stream) {
       for (const track of stream.getTracks()) this.pc.addTrack(track, stream);
     } else {
@@ -129,14 +155,13 @@ class Peer {
     if (this.closed) return;
     this.call.conn
       .request('signal', { to: this.partner.id, room: this.call.room, data })
-      .catch(() => {
-        /* the partner left the room: the round or meeting is over */
-      });
+      .catch((err) => this.note(`signal not sent: ${err.code}`));
   }
 
   /** Run negotiation steps one at a time, in arrival order. */
   enqueue(step) {
     this.queue = this.queue.then(step).catch((err) => {
+      this.note(`error ${err && err.name}: ${err && err.message}`);
       if (!this.closed) this.call.onProblem(this.partner, err);
     });
     return this.queue;
@@ -150,17 +175,22 @@ class Peer {
         const d = data.description;
         const collision = d.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
         this.ignoreOffer = !this.polite && collision;
+        this.note(`got ${d.type}${collision ? ' (collision)' : ''}${this.ignoreOffer ? ' ignored' : ''}`);
         if (this.ignoreOffer) return;
         await pc.setRemoteDescription(d);
         if (d.type === 'offer') {
           await pc.setLocalDescription();
+          this.note(`sent ${pc.localDescription.type}`);
           this.send({ description: pc.localDescription.toJSON() });
         }
+        this.negotiated = true;
       } else if ('candidate' in data) {
         try {
           await pc.addIceCandidate(data.candidate || undefined);
+          this.tile.dataset.candGot = Number(this.tile.dataset.candGot || 0) + 1;
         } catch (err) {
           if (!this.ignoreOffer) throw err;
+          this.note('candidate of an ignored offer dropped');
         }
       }
     });

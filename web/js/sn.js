@@ -303,6 +303,9 @@ export class SpeedNetworkingView {
     const key = `${session}/${round}/${partner.id}`;
     if (this.feedback.has(key)) return;
     const base = `fb-${this.feedback.size + 1}`;
+    // After the first session of the page, say which session a round was in.
+    const nth = [...this.sessions.keys()].indexOf(session) + 1;
+    const when = nth > 1 ? `session ${nth}, round ${round}` : `round ${round}`;
     const status = h('p', { class: 'fb-status', role: 'status' });
     const radios = [1, 2, 3, 4, 5].map((n) =>
       h(
@@ -321,7 +324,7 @@ export class SpeedNetworkingView {
       h(
         'fieldset',
         { class: 'stars' },
-        h('legend', {}, `How was your conversation with ${partner.name}?`, h('span', { class: 'fb-round' }, ` (round ${round})`)),
+        h('legend', {}, `How was your conversation with ${partner.name}?`, h('span', { class: 'fb-round' }, ` (${when})`)),
         radios,
       ),
       h('p', { class: 'fb-connect' }, connectBox, ' ', h('label', { for: `${base}-connect` }, `Stay in touch with ${partner.name}`)),
