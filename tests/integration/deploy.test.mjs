@@ -50,9 +50,9 @@ process.on('exit', () => {
 });
 
 /** Run a command to completion: {code, signal, stdout, stderr}. */
-function run(cmd, args, { timeoutMs = ms(20000), input } = {}) {
+function run(cmd, args, { timeoutMs = ms(20000), input, env } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
@@ -300,7 +300,7 @@ test('env example: every variable is an option of serve --help, and a node runs 
   }
 });
 
-test('haproxy -c accepts deploy/haproxy/icebreaker.cfg (TLS, with a generated certificate)', async () => {
+test('haproxy -c accepts every deploy/haproxy/*.cfg (TLS with a generated certificate; cluster.cfg with its port from the environment)', async () => {
   const { pem } = await cert();
   const files = fs.readdirSync(path.join(DEPLOY, 'haproxy')).filter((f) => f.endsWith('.cfg'));
   assert.ok(files.includes('icebreaker.cfg'));
@@ -313,7 +313,8 @@ test('haproxy -c accepts deploy/haproxy/icebreaker.cfg (TLS, with a generated ce
     assert.ok(tunnelMs > 2 * Number(envExample().ICEBREAKER_HEARTBEAT_MS), 'timeout tunnel > 2 x heartbeat');
     const local = path.join(TMP, `check-${f}`);
     fs.writeFileSync(local, cfg.replaceAll('/etc/icebreaker/tls/icebreaker.pem', pem));
-    const r = await run('haproxy', ['-c', '-f', local]);
+    // cluster.cfg takes its listening port from deploy/cluster.sh's environment
+    const r = await run('haproxy', ['-c', '-f', local], { env: { IB_LB_PORT: '18080' } });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     // compose.cfg names its servers by compose service: unresolvable here, and said so
     const out = (r.stdout + r.stderr)
