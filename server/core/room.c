@@ -517,6 +517,7 @@ typedef struct sorted_member {
     size_t order;
     json_t *user; /* borrowed or NULL (then local) */
     const ib_user_t *local;
+    const char *id;
 } sorted_member_t;
 
 static int by_joined(const void *a, const void *b)
@@ -524,6 +525,11 @@ static int by_joined(const void *a, const void *b)
     const sorted_member_t *x = a, *y = b;
     if (x->joined != y->joined)
         return x->joined < y->joined ? -1 : 1;
+    /* The same millisecond on two nodes: by user id, the same order on
+     * every node. */
+    int c = strcmp(x->id, y->id);
+    if (c)
+        return c;
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
@@ -538,13 +544,13 @@ static json_t *members_merged(const ib_room_t *r, size_t offset, size_t limit)
         return arr;
     }
     for (ib_member_t *m = r->first; m && k < n; m = m->next, k++)
-        all[k] = (sorted_member_t){m->joined_ms, k, NULL, m->user};
+        all[k] = (sorted_member_t){m->joined_ms, k, NULL, m->user, m->user->id};
     const char *key;
     void *v;
     for (size_t i = 0; k < n && ib_map_next(&r->remote, &i, &key, &v);) {
         ib_remote_t *rm = v;
         if (!ib_map_get(&r->by_user, key)) {
-            all[k] = (sorted_member_t){rm->joined_ms, k, rm->user, NULL};
+            all[k] = (sorted_member_t){rm->joined_ms, k, rm->user, NULL, rm->id};
             k++;
         }
     }
