@@ -19,7 +19,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -28,6 +27,7 @@ import { Client, PROTOCOL, DEFAULT_TIMEOUT } from './lib/client.mjs';
 import { httpGet, parseProm } from './lib/raw.mjs';
 import { token } from './lib/jwt.mjs';
 import { waitFor, uniq, isChat } from './lib/util.mjs';
+import { freePort } from './lib/redis.mjs';
 
 const DEPLOY = path.join(REPO, 'deploy');
 const read = (p) => fs.readFileSync(path.join(REPO, p), 'utf8');
@@ -98,16 +98,6 @@ function startProc(cmd, args) {
   return p;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // ---------------------------------------------------------------- TLS
 

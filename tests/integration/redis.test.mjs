@@ -6,62 +6,9 @@
 // redis-server on a free port and stops it by pid.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { startServer, ms } from './lib/server.mjs';
 import { connectUser, closeAll } from './lib/client.mjs';
-import { httpGet } from './lib/raw.mjs';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Start redis-server on `port`; resolves when it accepts connections. */
-async function startRedis(port) {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const deadline = Date.now() + ms(10000);
-  for (;;) {
-    const up = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.end();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (up) return child;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`redis-server did not listen on ${port}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function stopRedis(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGCONT');
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-}
-
-/** Poll /healthz until pred(json) holds (a deadline, not a sleep). */
-async function healthUntil(srv, pred, what, timeoutMs = ms(10000)) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await httpGet(srv, '/healthz');
-    if (pred(last)) return last;
-    if (Date.now() > deadline) assert.fail(`/healthz never became ${what}: last ${last.status} ${last.body}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { freePort, startRedis, stopRedis, healthUntil } from './lib/redis.mjs';
 
 let redisPort, redis, a, b;
 before(async () => {
