@@ -77,8 +77,12 @@ static void tr_close(void *ctx, void *conn, int code, const char *reason)
 
 static void tr_drop(void *ctx, void *conn)
 {
-    (void)ctx;
+    ib_node_t *node = ctx;
     lws_set_timeout(conn, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    /* From our own tick (a uv timer, outside lws's service) the kill waits
+     * for lws's next wake-up: wake it (see heartbeat.c). */
+    if (node->ctx)
+        lws_cancel_service(node->ctx);
 }
 
 static void tr_random(void *ctx, void *buf, size_t len)
