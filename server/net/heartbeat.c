@@ -18,8 +18,8 @@
  * Two lws 4.1.6 details: an empty pong never reaches the protocol callback
  * (lws_ws_rx_sm skips it), so our pings carry one byte for the pong to
  * echo; and a timeout set from outside lws's service (our tick is a uv
- * timer of our own) waits for lws's next wake-up, so after dropping we
- * wake it with lws_cancel_service.
+ * timer of our own) waits for lws's next wake-up, so a drop asks the tick
+ * to wake it (node->wake_lws, in node.c).
  */
 #include "net_internal.h"
 
@@ -105,7 +105,6 @@ void ib__hb_tick(ib_node_t *node)
 {
     uint64_t now = uv_now(node->loop);
     uint64_t hb = (uint64_t)node->cfg->heartbeat_ms;
-    bool dropped = false;
     /* Only the connections due now: the ones re-appended below are due an
      * interval later, so the walk ends. */
     while (node->hb_head && node->hb_head->hb_due <= now) {
@@ -115,12 +114,10 @@ void ib__hb_tick(ib_node_t *node)
             /* Silent for two intervals: gone, without a close frame (the
              * peer is not reading). CLOSED tells the session. */
             lws_set_timeout(c->hb_wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-            dropped = true;
+            node->wake_lws = true;
             continue;
         }
         send_ping(c);
         append(node, c, now + hb);
     }
-    if (dropped)
-        lws_cancel_service(node->ctx);
 }

@@ -27,6 +27,7 @@ typedef struct ib_node {
     int port; /* the port actually bound */
     bool stopping;
     int64_t drain_deadline;
+    bool wake_lws; /* a kill was set from our tick: wake lws at its end */
     /* heartbeat.c: upgraded connections, next ping first */
     struct ib_conn *hb_head, *hb_tail;
 } ib_node_t;

@@ -79,10 +79,7 @@ static void tr_drop(void *ctx, void *conn)
 {
     ib_node_t *node = ctx;
     lws_set_timeout(conn, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-    /* From our own tick (a uv timer, outside lws's service) the kill waits
-     * for lws's next wake-up: wake it (see heartbeat.c). */
-    if (node->ctx)
-        lws_cancel_service(node->ctx);
+    node->wake_lws = true; /* asked from our tick: see on_tick */
 }
 
 static void tr_random(void *ctx, void *buf, size_t len)
@@ -100,6 +97,12 @@ static void on_tick(uv_timer_t *t)
     int64_t now = ib__now_ms();
     ib_server_tick(node->srv, now);
     ib__hb_tick(node);
+    /* Kills set from this tick (a uv timer, outside lws's service) wait for
+     * lws's next wake-up: wake it once for all of them. */
+    if (node->wake_lws && node->ctx) {
+        node->wake_lws = false;
+        lws_cancel_service(node->ctx);
+    }
     if (node->stopping && (node->srv->n_connections == 0 || now >= node->drain_deadline)) {
         uv_timer_stop(&node->tick);
         uv_stop(node->loop);
