@@ -6,7 +6,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { connect, connectUser, assertServes } from './lib/client.mjs';
-import { RawWs, encodeFrame } from './lib/raw.mjs';
+import { RawWs, encodeFrame, readUntil } from './lib/raw.mjs';
 import { token } from './lib/jwt.mjs';
 import { uniq } from './lib/util.mjs';
 import net from 'node:net';
@@ -273,26 +273,8 @@ async function pipelined(srv, frames, timeoutMs = 5000) {
     'Sec-WebSocket-Protocol: icebreaker.v1',
   ].join('\r\n') + '\r\n\r\n';
   sock.write(Buffer.concat([Buffer.from(req), ...frames]));
-  const end = await new Promise((resolve) => {
-    let buf = Buffer.alloc(0);
-    let ended = false;
-    const done = () => {
-      clearTimeout(t);
-      resolve({ buf, ended });
-    };
-    const t = setTimeout(done, timeoutMs);
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      // Done at the first close frame or the first text frame after the head.
-      const h = buf.indexOf('\r\n\r\n');
-      if (h >= 0 && buf.length >= h + 6) done();
-    });
-    sock.on('close', () => {
-      ended = true;
-      done();
-    });
-    sock.on('error', () => {});
-  });
+  // Done at the end, or once the head and one small frame after it are in.
+  const end = await readUntil(sock, (b) => b.indexOf('\r\n\r\n') >= 0 && b.length >= b.indexOf('\r\n\r\n') + 6, timeoutMs);
   sock.destroy();
   const h = end.buf.indexOf('\r\n\r\n');
   const status = Number(/^HTTP\/1\.1 (\d+)/.exec(end.buf.toString('latin1'))?.[1]);

@@ -30,7 +30,7 @@ export function httpGet(srv, path, { headers = {}, timeoutMs = DEFAULT_TIMEOUT }
 }
 
 /** Read from `sock` until `done(buffer)` is true, the socket ends, or the deadline. */
-function readUntil(sock, done, timeoutMs) {
+export function readUntil(sock, done, timeoutMs) {
   return new Promise((resolve) => {
     let buf = Buffer.alloc(0);
     let ended = false;
