@@ -18,13 +18,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { REPO, BIN, SECRET, startServer, runBinary, ms } from './lib/server.mjs';
 import { Client, PROTOCOL, DEFAULT_TIMEOUT } from './lib/client.mjs';
-import { httpGet, parseProm } from './lib/raw.mjs';
+import { httpGet, httpsGet, parseProm } from './lib/raw.mjs';
 import { token } from './lib/jwt.mjs';
 import { waitFor, uniq, isChat } from './lib/util.mjs';
 import { freePort } from './lib/redis.mjs';
@@ -118,27 +117,6 @@ async function cert() {
   fs.writeFileSync(pem, fs.readFileSync(crt, 'utf8') + fs.readFileSync(key, 'utf8'));
   certCache = { key, crt, pem, ca: fs.readFileSync(crt) };
   return certCache;
-}
-
-function httpsGet(port, p, ca) {
-  return new Promise((resolve, reject) => {
-    const req = https.get({ host: '127.0.0.1', port, path: p, ca, agent: false, timeout: DEFAULT_TIMEOUT }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => {
-        let json;
-        try {
-          json = JSON.parse(body);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode, headers: res.headers, body, json });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${p}: no answer`)));
-    req.on('error', reject);
-  });
 }
 
 /** A wss:// client through a proxy, verifying the proxy's certificate. */

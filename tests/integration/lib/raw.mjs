@@ -2,14 +2,15 @@
 // hand-written upgrade requests (to see the exact HTTP status of a refused
 // handshake) and hand-made frames (to send what `ws` would not).
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import crypto from 'node:crypto';
 import { DEFAULT_TIMEOUT, PROTOCOL } from './client.mjs';
 
-/** GET `path` on the server: resolves {status, headers, body, json}. */
-export function httpGet(srv, path, { headers = {}, timeoutMs = DEFAULT_TIMEOUT } = {}) {
+/** GET `path` over http or https: resolves {status, headers, body, json}. */
+function get(mod, options, path, timeoutMs) {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: srv.port, path, headers, agent: false, timeout: timeoutMs }, (res) => {
+    const req = mod.get({ host: '127.0.0.1', path, agent: false, timeout: timeoutMs, ...options }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
@@ -27,6 +28,16 @@ export function httpGet(srv, path, { headers = {}, timeoutMs = DEFAULT_TIMEOUT }
     req.on('timeout', () => req.destroy(new Error(`GET ${path}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
   });
+}
+
+/** GET `path` on the server: resolves {status, headers, body, json}. */
+export function httpGet(srv, path, { headers = {}, timeoutMs = DEFAULT_TIMEOUT } = {}) {
+  return get(http, { port: srv.port, headers }, path, timeoutMs);
+}
+
+/** GET `path` over TLS on a loopback `port`, trusting `ca`. */
+export function httpsGet(port, path, ca, { timeoutMs = DEFAULT_TIMEOUT } = {}) {
+  return get(https, { port, ca }, path, timeoutMs);
 }
 
 /** Read from `sock` until `done(buffer)` is true, the socket ends, or the deadline. */
