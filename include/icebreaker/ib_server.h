@@ -141,6 +141,10 @@ struct ib_server {
     int64_t last_kick_scan;
     int64_t now; /* the latest time an entry point was given */
     ib_metrics_t metrics;
+    /* speed-networking verbs sent to the node driving the session, waiting
+     * for its answer (sn_cluster.c): "<q>" -> waiter */
+    ib_map_t sn_wait;
+    uint64_t sn_q;
 };
 
 /* A new server; cfg, tr and store must outlive it. NULL on ENOMEM. */

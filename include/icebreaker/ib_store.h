@@ -26,6 +26,9 @@ typedef void (*ib_store_seq_cb)(void *arg, int err, uint64_t seq);
 typedef void (*ib_store_history_cb)(void *arg, int err, json_t *history);
 /* A JSON answer (borrowed; NULL with err set, or JSON null when absent). */
 typedef void (*ib_store_json_cb)(void *arg, int err, json_t *v);
+/* A lease: err 0 and the fencing token while this node holds it, or
+ * IB_ECONFLICT and the holder's node id (borrowed), or IB_EUNAVAIL. */
+typedef void (*ib_store_lease_cb)(void *arg, int err, uint64_t fence, const char *holder);
 
 /*
  * Shared stores (Redis) carry messages between nodes. A message is a JSON
@@ -87,6 +90,28 @@ typedef struct ib_store_ops {
     int (*resume_put)(ib_store_t *st, const char *event, const char *token, json_t *rec);
     int (*resume_get)(ib_store_t *st, const char *event, const char *token, ib_store_json_cb cb,
                       void *arg);
+    /*
+     * Owned documents (a speed-networking session's state): one node at a
+     * time holds the lease of a name in an event and is the only one that
+     * may write its document. A lease not renewed within ttl_ms is free for
+     * the next taker; each change of holder gets a new, larger fencing
+     * token, and a write carrying an older token is refused.
+     */
+    /* Take or renew the lease of `name`. */
+    int (*lease)(ib_store_t *st, const char *event, const char *name, int64_t ttl_ms,
+                 ib_store_lease_cb cb, void *arg);
+    /* Give it up (fire-and-forget; only while fence is still the holder's). */
+    int (*lease_release)(ib_store_t *st, const char *event, const char *name, uint64_t fence);
+    /* Write the document and its index entry `meta` (small JSON listed by
+     * doc_list) while holding the lease with fence: calls back 0, or
+     * IB_ECONFLICT when the lease is not (or no longer) ours. */
+    int (*doc_put)(ib_store_t *st, const char *event, const char *name, uint64_t fence,
+                   const char *doc, size_t len, json_t *meta, ib_store_seq_cb cb, void *arg);
+    /* The document (JSON null when absent). */
+    int (*doc_get)(ib_store_t *st, const char *event, const char *name, ib_store_json_cb cb,
+                   void *arg);
+    /* Every document of the event: object name -> meta. */
+    int (*doc_list)(ib_store_t *st, const char *event, ib_store_json_cb cb, void *arg);
     /* The node is shutting down: others may treat it as dead now. */
     void (*leaving)(ib_store_t *st);
     /* "ok", "down" or "off" (no shared store: one node). */

@@ -33,7 +33,12 @@
 
 bool ib__cluster_room(const ib_room_t *r)
 {
-    return ib__cluster(r->ev->srv) && (r->kind == IB_ROOM_LOUNGE || r->kind == IB_ROOM_BOOTH);
+    return ib__cluster(r->ev->srv) && r->kind != IB_ROOM_INVALID;
+}
+
+static bool server_made(const ib_room_t *r)
+{
+    return r->kind == IB_ROOM_PAIR || r->kind == IB_ROOM_MEET;
 }
 
 /* --- remote members --- */
@@ -137,6 +142,13 @@ static void apply_presence(ib_room_t *r, json_t *hdr)
             ib__room_presence_json(r, m->user, "left");
         }
         remote_free(m);
+        /* A server-made room's owner (a speed-networking round, a booth
+         * meeting) hears that a member on another node is gone. */
+        if (!local && server_made(r)) {
+            r->pins++; /* the caller frees it when it may */
+            ib__room_left(r, NULL, r->ev->srv->now);
+            r->pins--;
+        }
         return;
     }
     json_t *user = json_object_get(hdr, "u");
@@ -153,6 +165,8 @@ static void apply_presence(ib_room_t *r, json_t *hdr)
             r->n_remote_only++;
             ib__room_presence_json(r, user, "joined");
         }
+        if (server_made(r))
+            ib__room_joined_remote(r, id);
         return;
     }
     remote_add_node(m, node);
@@ -355,8 +369,10 @@ void ib__cluster_publish(ib_event_t *ev, json_t *hdr, ib_buf_t *buf)
 void ib__cluster_event_new(ib_event_t *ev)
 {
     ib_server_t *srv = ev->srv;
-    if (ib__cluster(srv) && srv->store)
+    if (ib__cluster(srv) && srv->store) {
         srv->store->ops->subscribe(srv->store, ev->id, 1);
+        ib__sn_cluster_event_new(ev);
+    }
 }
 
 void ib__cluster_event_gone(ib_event_t *ev)
@@ -448,9 +464,15 @@ static void hello_resume_done(void *arg, int err, json_t *rec)
         {
             const char *id = json_string_value(room);
             ib_room_kind_t kind = id ? ib_room_kind(id) : IB_ROOM_INVALID;
-            if (kind != IB_ROOM_LOUNGE && kind != IB_ROOM_BOOTH)
+            if (kind == IB_ROOM_INVALID)
                 continue;
             ib_room_t *r = ib_room_get(s->ev, id, true);
+            /* A server-made room: its owner node let this user in. */
+            if (r && (kind == IB_ROOM_PAIR || kind == IB_ROOM_MEET) &&
+                ib__room_allow(r, s->user->id)) {
+                ib_room_maybe_free(r);
+                continue;
+            }
             if (r && ib_room_enter(r, s) == 1)
                 ib_room_presence(r, s->user, "joined");
             else if (r)
@@ -532,6 +554,100 @@ void ib__session_replay(ib_session_t *s, int64_t now)
     json_decref(d);
 }
 
+/* --- server-made rooms on every node --- */
+
+/* Take u's sessions out of every room of ev whose id starts with prefix,
+ * but keep: without a word (the owner knows). */
+static void leave_prefixed(ib_event_t *ev, ib_user_t *u, const char *prefix, const char *keep)
+{
+    size_t pl = strlen(prefix);
+    for (ib_session_t *s = u->sessions; s; s = s->unext)
+        for (uint16_t i = 0; i < s->n_rooms;) {
+            ib_room_t *r = s->rooms[i];
+            if (!strncmp(r->id, prefix, pl) && (!keep || strcmp(r->id, keep))) {
+                ib_room_exit(r, s); /* s->rooms[i] is replaced */
+                ib_room_maybe_free(r);
+                continue;
+            }
+            i++;
+        }
+    (void)ev;
+}
+
+static void room_put_local(ib_event_t *ev, const char *room, const char *leave, const char *user,
+                           json_t *allow, ib_buf_t *buf)
+{
+    ib_user_t *u = ib_user_find(ev, user);
+    if (!u)
+        return;
+    if (leave)
+        leave_prefixed(ev, u, leave, room);
+    ib_room_t *r = room ? ib_room_get(ev, room, true) : NULL;
+    if (r) {
+        r->pins++;
+        size_t i;
+        json_t *id;
+        json_array_foreach(allow, i, id) if (json_is_string(id))
+            ib__room_allow(r, json_string_value(id));
+        ib__room_allow(r, user);
+        for (ib_session_t *s = u->sessions; s; s = s->unext)
+            if (s->state == IB_SESSION_LIVE || s->state == IB_SESSION_DETACHED)
+                ib_room_enter(r, s);
+        r->pins--;
+        ib_room_maybe_free(r);
+    }
+    if (buf)
+        for (ib_session_t *s = u->sessions; s; s = s->unext)
+            if (s->state == IB_SESSION_LIVE)
+                ib_session_send(s, buf);
+}
+
+void ib__cluster_room_put(ib_event_t *ev, const char *room, const char *leave, const char *user,
+                          json_t *allow, ib_buf_t *buf)
+{
+    room_put_local(ev, room, leave, user, allow, buf);
+    if (!ib__cluster(ev->srv))
+        return;
+    json_t *hdr =
+        json_pack("{s:s,s:s,s:O}", "k", "rp", "id", user, "allow", allow ? allow : json_array());
+    if (hdr && room)
+        json_object_set_new(hdr, "room", json_string(room));
+    if (hdr && leave)
+        json_object_set_new(hdr, "leave", json_string(leave));
+    ib__cluster_publish(ev, hdr, buf);
+}
+
+static void rooms_close_local(ib_event_t *ev, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    const char *k;
+    void *v;
+    /* Emptying a room may free it: collect first. */
+    json_t *ids = json_array();
+    for (size_t i = 0; ib_map_next(&ev->rooms, &i, &k, &v);)
+        if (!strncmp(k, prefix, pl))
+            json_array_append_new(ids, json_string(k));
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id)
+    {
+        ib_room_t *r = ib_room_get(ev, json_string_value(id), false);
+        if (!r)
+            continue;
+        r->pins++;
+        ib_room_empty(r);
+        r->pins--;
+        ib_room_maybe_free(r);
+    }
+    json_decref(ids);
+}
+
+void ib__cluster_rooms_close(ib_event_t *ev, const char *prefix)
+{
+    if (ib__cluster(ev->srv))
+        ib__cluster_publish(ev, json_pack("{s:s,s:s}", "k", "rc", "prefix", prefix), NULL);
+}
+
 /* --- messages from the nodes --- */
 
 static void deliver_user(ib_event_t *ev, const char *id, const char *room, ib_buf_t *b)
@@ -590,6 +706,7 @@ static void on_message(void *arg, const char *event, json_t *hdr, const char *pa
             json_array_append(r->sync_queue, hdr);
         else if (r->sync == IB_SYNC_LOADED)
             apply_presence(r, hdr);
+        ib_room_maybe_free(r);
         return;
     }
     if (!strcmp(k, "sync")) {
@@ -597,6 +714,29 @@ static void on_message(void *arg, const char *event, json_t *hdr, const char *pa
         void *v;
         for (size_t i = 0; ib_map_next(&ev->rooms, &i, &key, &v);)
             ib__cluster_room_load(v, true);
+        return;
+    }
+    if (!strcmp(k, "sn") || !strcmp(k, "sq") || !strcmp(k, "sa")) {
+        ib__sn_cluster_message(ev, k, hdr);
+        return;
+    }
+    if (!strcmp(k, "rp")) {
+        const char *id = json_string_value(json_object_get(hdr, "id"));
+        const char *leave = json_string_value(json_object_get(hdr, "leave"));
+        ib_room_kind_t kind = room ? ib_room_kind(room) : IB_ROOM_INVALID;
+        if (!id || (room && kind != IB_ROOM_PAIR && kind != IB_ROOM_MEET) ||
+            (leave && strncmp(leave, "pair:", 5) && strncmp(leave, "meet:", 5)))
+            return;
+        ib_buf_t *b = payload ? ib_buf_new(payload, len) : NULL;
+        room_put_local(ev, room, leave, id, json_object_get(hdr, "allow"), b);
+        if (b)
+            ib_buf_unref(b);
+        return;
+    }
+    if (!strcmp(k, "rc")) {
+        const char *prefix = json_string_value(json_object_get(hdr, "prefix"));
+        if (prefix && (!strncmp(prefix, "pair:", 5) || !strncmp(prefix, "meet:", 5)))
+            rooms_close_local(ev, prefix);
         return;
     }
     if (!strcmp(k, "t")) {
@@ -663,6 +803,7 @@ static void on_up(void *arg)
         srv->store->ops->subscribe(srv->store, ev->id, 1);
         for (size_t j = 0; ib_map_next(&ev->rooms, &j, &rk, &rv);)
             ib__cluster_room_load(rv, true);
+        ib__sn_cluster_event_new(ev); /* sessions made while we were away */
     }
     for (ib_session_t *s = srv->all; s; s = s->anext)
         if (s->user && (s->state == IB_SESSION_LIVE || s->state == IB_SESSION_DETACHED))

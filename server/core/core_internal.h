@@ -76,6 +76,8 @@ int ib__room_allow(ib_room_t *r, const char *sub);
 /* A user stopped being a member of r (dispatches on the room's kind:
  * a meet: room ends, a pair: partner is re-paired). */
 void ib__room_left(ib_room_t *r, ib_user_t *u, int64_t now);
+/* User id became a member of server-made room r on another node. */
+void ib__room_joined_remote(ib_room_t *r, const char *id);
 
 /* Booths (booth.c) */
 void ib__booth_meet_left(ib_room_t *r, int64_t now);
@@ -85,6 +87,13 @@ void ib__event_free_booths(ib_event_t *ev);
 /* Speed networking (sn.c) */
 void ib__sn_tick(ib_server_t *srv, int64_t now);
 void ib__sn_pair_left(ib_room_t *r, int64_t now);
+void ib__sn_pair_joined(ib_room_t *r, const char *id);
+/* Several nodes (sn_cluster.c) */
+void ib__sn_cluster_message(ib_event_t *ev, const char *k, json_t *hdr);
+void ib__sn_cluster_event_new(ib_event_t *ev);
+void ib__sn_cluster_expire(ib_server_t *srv, int64_t now);
+void ib__sn_cluster_drain(ib_server_t *srv);
+void ib__sn_cluster_free(ib_server_t *srv);
 void ib__sn_resumed(ib_session_t *s, int64_t now);
 void ib__event_free_sn(ib_event_t *ev);
 
@@ -115,6 +124,16 @@ void ib__cluster_publish(ib_event_t *ev, json_t *hdr, ib_buf_t *buf);
 void ib__cluster_room_load(ib_room_t *r, bool emit);
 void ib__cluster_room_wait(ib_room_t *r, ib_pending_t *waiter);
 void ib__cluster_room_free(ib_room_t *r);
+/* Put user's sessions (on whichever node they are, this one included) in
+ * server-made room `room` (made where missing, open to the ids of `allow`,
+ * an array) after taking them out of the other rooms whose id starts with
+ * `leave` (when not NULL; room may be NULL to leave only), then send them
+ * buf (may be NULL). */
+void ib__cluster_room_put(ib_event_t *ev, const char *room, const char *leave, const char *user,
+                          json_t *allow, ib_buf_t *buf);
+/* The rooms whose id starts with prefix end on the other nodes (their
+ * members are taken out without a word). */
+void ib__cluster_rooms_close(ib_event_t *ev, const char *prefix);
 /* Resume records: write s's, or forget token. */
 void ib__cluster_resume_dirty(ib_session_t *s);
 void ib__cluster_resume_forget(ib_session_t *s, const char *token);

@@ -237,6 +237,12 @@ void ib__room_left(ib_room_t *r, ib_user_t *u, int64_t now)
         ib__sn_pair_left(r, now);
 }
 
+void ib__room_joined_remote(ib_room_t *r, const char *id)
+{
+    if (r->kind == IB_ROOM_PAIR)
+        ib__sn_pair_joined(r, id);
+}
+
 ib_member_t *ib_room_member(const ib_room_t *r, const ib_user_t *u)
 {
     return ib_map_get(&r->by_user, u->id);

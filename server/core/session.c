@@ -277,10 +277,9 @@ int ib__session_add_room(ib_session_t *s, ib_room_t *r)
         s->cap_rooms = cap;
     }
     s->rooms[s->n_rooms++] = r;
-    if (room_capped(r)) {
+    if (room_capped(r))
         s->n_capped++;
-        ib__cluster_resume_dirty(s);
-    }
+    ib__cluster_resume_dirty(s);
     return 0;
 }
 
@@ -289,10 +288,9 @@ void ib__session_del_room(ib_session_t *s, ib_room_t *r)
     for (uint16_t i = 0; i < s->n_rooms; i++)
         if (s->rooms[i] == r) {
             s->rooms[i] = s->rooms[--s->n_rooms];
-            if (room_capped(r)) {
+            if (room_capped(r))
                 s->n_capped--;
-                ib__cluster_resume_dirty(s);
-            }
+            ib__cluster_resume_dirty(s);
             return;
         }
 }
@@ -515,7 +513,10 @@ void ib_server_drain(ib_server_t *srv, int64_t now)
 {
     srv->now = now;
     srv->draining = true;
-    /* Other nodes may count this one's sessions as disconnected now. */
+    /* Sessions this node drives are saved for the node that takes over
+     * (the lease is given up once saved); other nodes may count this
+     * one's sessions as disconnected now. */
+    ib__sn_cluster_drain(srv);
     ib__cluster_leaving(srv);
     for (ib_session_t *s = srv->all; s; s = s->anext)
         if (s->conn)
@@ -541,6 +542,7 @@ void ib_server_free(ib_server_t *srv)
     if (!srv)
         return;
     srv->draining = true;
+    ib__sn_cluster_free(srv);
     while (srv->all)
         session_kill(srv->all);
     reap(srv);

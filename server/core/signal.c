@@ -36,9 +36,12 @@ int ib_h_signal(ib_req_t *req)
     }
     ib_room_t *r =
         (kind == IB_ROOM_PAIR || kind == IB_ROOM_MEET) ? ib_room_get(s->ev, room, false) : NULL;
+    /* The peer may be a member here, or only on another node. */
     ib_user_t *peer = ib_user_find(s->ev, to);
-    if (!r || !peer || peer == s->user || !ib_session_in_room(s, r) || !ib_room_member(r, peer) ||
-        ib_event_blocks(s->ev, peer->id, s->user->id)) {
+    bool here = r && peer && ib_room_member(r, peer);
+    bool there = r && ib_map_get(&r->remote, to);
+    if (!r || !strcmp(to, s->user->id) || !ib_session_in_room(s, r) || !(here || there) ||
+        ib_event_blocks(s->ev, to, s->user->id)) {
         req->why = "both must be members of this pair: or meet: room";
         return IB_EFORBIDDEN;
     }
@@ -48,9 +51,12 @@ int ib_h_signal(ib_req_t *req)
     json_decref(ev);
     if (!b)
         return IB_ENOMEM;
-    for (ib_session_t *t = peer->sessions; t; t = t->unext)
+    for (ib_session_t *t = here ? peer->sessions : NULL; t; t = t->unext)
         if (t->state == IB_SESSION_LIVE && ib_session_in_room(t, r))
             ib_session_send(t, b);
+    if (there)
+        ib__cluster_publish(s->ev, json_pack("{s:s,s:s,s:s}", "k", "u", "id", to, "room", r->id),
+                            b);
     ib_buf_unref(b);
     ib__reply_ok(req, NULL);
     return 0;

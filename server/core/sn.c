@@ -67,14 +67,25 @@ static json_t *state_msg(const ib_sn_t *sn, ib_sched_phase_t phase, uint32_t rou
 /* The current state. */
 static json_t *state_json(const ib_sn_t *sn, int64_t now)
 {
+    if (sn->stub) {
+        json_t *st = json_deep_copy(sn->st);
+        json_object_set_new(st, "server_time", json_integer(now));
+        return st;
+    }
     return state_msg(sn, ib_sched_phase(sn->sched), ib_sched_round(sn->sched),
                      ib_sched_ends_at(sn->sched), now);
 }
 
+json_t *ib__sn_state_json(const ib_sn_t *sn, int64_t now)
+{
+    return state_json(sn, now);
+}
+
 /* sn.state to every member of the lounge (and to the host who made it,
- * wherever they are). */
+ * wherever they are), on every node. */
 static void broadcast(ib_sn_t *sn, json_t *st)
 {
+    ib__sn_cluster_state(sn, st);
     ib_buf_t *b = ib_buf_from_json(st);
     json_decref(st);
     if (!b)
@@ -82,18 +93,17 @@ static void broadcast(ib_sn_t *sn, json_t *st)
     ib_room_t *lounge = ib_room_get(sn->ev, sn->lounge, false);
     if (lounge)
         ib_room_send(lounge, b, NULL);
-    ib_user_t *host = ib_user_find(sn->ev, sn->host);
-    if (host && !(lounge && ib_room_member(lounge, host)))
-        ib_user_send(host, b);
+    if (!(lounge && ib_room_has_member_id(lounge, sn->host)))
+        ib_user_send_id(sn->ev, sn->host, NULL, b);
     ib_buf_unref(b);
 }
 
+/* To a user's sessions on every node. */
 static void send_to(ib_sn_t *sn, const char *id, json_t *msg)
 {
-    ib_user_t *u = ib_user_find(sn->ev, id);
-    ib_buf_t *b = u ? ib_buf_from_json(msg) : NULL;
+    ib_buf_t *b = ib_buf_from_json(msg);
     if (b) {
-        ib_user_send(u, b);
+        ib_user_send_id(sn->ev, id, NULL, b);
         ib_buf_unref(b);
     }
 }
@@ -104,7 +114,10 @@ static bool connected(const ib_sn_t *sn, const char *id)
     for (ib_session_t *s = u ? u->sessions : NULL; s; s = s->unext)
         if (s->state == IB_SESSION_LIVE || s->state == IB_SESSION_DETACHED)
             return true;
-    return false;
+    /* On another node: a member of the lounge there (the copy of its
+     * remote members is kept while this node drives the session). */
+    ib_room_t *lounge = sn->lounge_pinned ? ib_room_get(sn->ev, sn->lounge, false) : NULL;
+    return lounge && ib_map_get(&lounge->remote, id);
 }
 
 /* The scheduler's presence callback. */
@@ -113,6 +126,24 @@ static bool present(void *ctx, uint32_t h)
     ib_sn_t *sn = ctx;
     const char *id = ib_match_pool_id(ib_sched_pool(sn->sched), h);
     return id && connected(sn, id);
+}
+
+void ib__sn_pin_lounge(ib_sn_t *sn, bool on)
+{
+    if (on == sn->lounge_pinned)
+        return;
+    ib_room_t *r = ib_room_get(sn->ev, sn->lounge, on);
+    if (!r)
+        return;
+    sn->lounge_pinned = on;
+    if (on) {
+        r->pins++;
+        if (r->sync == IB_SYNC_NONE)
+            ib__cluster_room_load(r, false);
+    } else {
+        r->pins--;
+        ib_room_maybe_free(r);
+    }
 }
 
 /* The reasons of a match as wire strings: "ai" for a shared interest,
@@ -147,15 +178,27 @@ static void leave_room(ib_sn_t *sn, ib_sn_person_t *p)
     p->room = NULL;
 }
 
+/* p's new group (room, with the ids of allow) or bye (room NULL) in round:
+ * their sessions on every node move there and hear match. */
 static void person_set_match(ib_sn_t *sn, ib_sn_person_t *p, const char *room, uint32_t round,
-                             json_t *match)
+                             json_t *match, json_t *allow)
 {
     leave_room(sn, p);
     p->room = room ? strdup(room) : NULL;
     json_decref(p->match);
     p->match = match;
     p->round = round;
-    send_to(sn, p->id, match);
+    if (!ib__cluster(sn->ev->srv)) {
+        send_to(sn, p->id, match);
+        return;
+    }
+    char prefix[IB_ID_MAX + 8];
+    snprintf(prefix, sizeof(prefix), "pair:%.40s-", sn->id);
+    ib_buf_t *b = ib_buf_from_json(match);
+    if (b) {
+        ib__cluster_room_put(sn->ev, room, prefix, p->id, allow, b);
+        ib_buf_unref(b);
+    }
 }
 
 static json_t *match_msg(const ib_sn_t *sn, const ib_sched_event_t *e, const char *room,
@@ -187,6 +230,12 @@ static ib_room_t *make_room(ib_sn_t *sn, const char *room_id, uint32_t g, ib_sn_
             if (s->state == IB_SESSION_LIVE || s->state == IB_SESSION_DETACHED)
                 ib_room_enter(r, s);
     }
+    /* Members on other nodes: the room keeps a copy of them (who is seen
+     * there is in it now or when it loads, ib__sn_pair_joined). */
+    if (ib__cluster_room(r) && r->sync == IB_SYNC_NONE)
+        ib__cluster_room_load(r, false);
+    for (size_t i = 0; i < n; i++)
+        ps[i]->seen = ib_room_has_member_id(r, ps[i]->id);
     return r;
 }
 
@@ -210,7 +259,7 @@ static void open_group(ib_sn_t *sn, const ib_sched_event_t *e)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(ids, json_string(ps[i]->id));
     json_t *hist = json_array_get(sn->history, e->round - 1);
-    json_array_append_new(json_object_get(hist, "groups"), ids);
+    json_array_append_new(json_object_get(hist, "groups"), json_incref(ids));
     for (size_t i = 0; i < n; i++) {
         json_t *partners = json_array();
         for (size_t j = 0; j < n; j++) {
@@ -220,8 +269,9 @@ static void open_group(ib_sn_t *sn, const ib_sched_event_t *e)
             json_object_set_new(card, "shared", shared_json(sn, ps[i]->handle, ps[j]->handle));
             json_array_append_new(partners, card);
         }
-        person_set_match(sn, ps[i], room_id, e->round, match_msg(sn, e, room_id, partners));
+        person_set_match(sn, ps[i], room_id, e->round, match_msg(sn, e, room_id, partners), ids);
     }
+    json_decref(ids);
 }
 
 static void give_bye(ib_sn_t *sn, const ib_sched_event_t *e)
@@ -233,11 +283,12 @@ static void give_bye(ib_sn_t *sn, const ib_sched_event_t *e)
         json_t *hist = json_array_get(sn->history, e->round - 1);
         json_array_append_new(json_object_get(hist, "byes"), json_string(p->id));
     }
-    person_set_match(sn, p, NULL, e->round, match_msg(sn, e, NULL, json_array()));
+    person_set_match(sn, p, NULL, e->round, match_msg(sn, e, NULL, json_array()), NULL);
 }
 
-/* Close the rooms of the round: everyone in them is taken out. */
-static void close_rooms(ib_sn_t *sn)
+/* Close the rooms of the round: everyone in them is taken out (on every
+ * node when everywhere: the round ended). */
+static void close_rooms(ib_sn_t *sn, bool everywhere)
 {
     const char *id;
     json_t *g;
@@ -260,6 +311,10 @@ static void close_rooms(ib_sn_t *sn)
         json_decref(p->match);
         p->match = NULL;
     }
+    char prefix[IB_ID_MAX + 8];
+    snprintf(prefix, sizeof(prefix), "pair:%.40s-", sn->id);
+    if (everywhere)
+        ib__cluster_rooms_close(sn->ev, prefix);
 }
 
 /* Stored sn.match messages (resent on resume) follow a moved deadline. */
@@ -291,6 +346,7 @@ static void warn(ib_sn_t *sn, const ib_sched_event_t *e)
 /* Turn the scheduler's events into messages and rooms, then forget them. */
 static void apply(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now)
 {
+    bool changed = ev->n > 0;
     for (size_t i = 0; i < ev->n; i++) {
         const ib_sched_event_t *e = &ev->v[i];
         switch (e->kind) {
@@ -314,13 +370,16 @@ static void apply(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now)
             warn(sn, e);
             break;
         case IB_SCHED_EV_ROUND_END:
-            close_rooms(sn);
+            close_rooms(sn, true);
             break;
         case IB_SCHED_EV_ENDED:
             break;
         }
     }
     ev->n = 0;
+    /* Saved (several nodes) once every event is applied. */
+    if (changed)
+        ib__sn_cluster_changed(sn, true);
 }
 
 /* Blocks of the event between participants, into the pool (before every
@@ -341,20 +400,27 @@ static void sync_blocks(ib_sn_t *sn)
     }
 }
 
+/* pair:<session>-<n> -> the session driven here, or NULL. */
+static ib_sn_t *pair_session(const ib_room_t *r)
+{
+    char id[IB_ID_MAX + 1];
+    const char *dash = strrchr(r->id, '-');
+    size_t n = dash ? (size_t)(dash - (r->id + 5)) : 0;
+    if (!dash || n == 0 || n > IB_ID_MAX)
+        return NULL;
+    memcpy(id, r->id + 5, n);
+    id[n] = 0;
+    ib_sn_t *sn = ib_map_get(&r->ev->sn, id);
+    return sn && !sn->stub ? sn : NULL;
+}
+
 /* Someone left the pair: room r (left it, left the session, or was gone
  * past the grace period): the scheduler hears of every member no longer in
  * it, and re-pairs whoever is left alone. */
 void ib__sn_pair_left(ib_room_t *r, int64_t now)
 {
     /* pair:<session>-<n>: the session is named in the room. */
-    char id[IB_ID_MAX + 1];
-    const char *dash = strrchr(r->id, '-');
-    size_t n = dash ? (size_t)(dash - (r->id + 5)) : 0;
-    if (!dash || n == 0 || n > IB_ID_MAX)
-        return;
-    memcpy(id, r->id + 5, n);
-    id[n] = 0;
-    ib_sn_t *sn = ib_map_get(&r->ev->sn, id);
+    ib_sn_t *sn = pair_session(r);
     json_t *g = sn ? json_object_get(sn->rooms_now, r->id) : NULL;
     if (!g)
         return;
@@ -363,10 +429,12 @@ void ib__sn_pair_left(ib_room_t *r, int64_t now)
     uint32_t members[IB_MATCH_GROUP_MAX], gone[IB_MATCH_GROUP_MAX], n_gone = 0;
     uint32_t gid = (uint32_t)json_integer_value(g);
     unsigned k = ib_sched_group(sn->sched, gid, members);
+    bool cluster = ib__cluster(sn->ev->srv);
     for (unsigned m = 0; m < k; m++) {
         ib_sn_person_t *p = by_handle(sn, members[m]);
-        ib_user_t *u = p ? ib_user_find(sn->ev, p->id) : NULL;
-        if (p && !(u && ib_room_member(r, u))) {
+        /* With several nodes, someone is gone once seen there and no
+         * longer a member on any node (not before they arrive). */
+        if (p && !ib_room_has_member_id(r, p->id) && (p->seen || !cluster)) {
             free(p->room);
             p->room = NULL;
             gone[n_gone++] = members[m];
@@ -385,14 +453,28 @@ void ib__sn_pair_left(ib_room_t *r, int64_t now)
     ib_sched_events_clear(&ev);
 }
 
+void ib__sn_pair_joined(ib_room_t *r, const char *id)
+{
+    ib_sn_t *sn = pair_session(r);
+    ib_sn_person_t *p = sn ? ib__sn_person(sn, id) : NULL;
+    if (p && p->room && !strcmp(p->room, r->id))
+        p->seen = true;
+}
+
 void ib__sn_tick(ib_server_t *srv, int64_t now)
 {
     const char *ek, *k;
     void *ev, *v;
     ib_sched_events_t out = {0};
+    ib__sn_cluster_expire(srv, now);
     for (size_t i = 0; ib_map_next(&srv->events, &i, &ek, &ev);) {
         for (size_t j = 0; ib_map_next(&((ib_event_t *)ev)->sn, &j, &k, &v);) {
             ib_sn_t *sn = v;
+            ib__sn_cluster_tick(sn, now);
+            /* A draining node stops its clocks: the next driver goes on
+             * from what it saved. */
+            if (sn->stub || (srv->draining && ib__cluster(srv)))
+                continue;
             /* Hosts see live counts: opt-ins and opt-outs reach the host
              * (not the whole lounge) at most once a second. */
             if (sn->count_dirty && now - sn->count_sent >= 1000) {
@@ -441,7 +523,7 @@ static void person_free(ib_sn_person_t *p)
     free(p);
 }
 
-static void sn_free(ib_sn_t *sn)
+void ib__sn_free(ib_sn_t *sn)
 {
     const char *k;
     void *v;
@@ -453,6 +535,8 @@ static void sn_free(ib_sn_t *sn)
     json_decref(sn->feedback);
     json_decref(sn->connections);
     json_decref(sn->rooms_now);
+    json_decref(sn->st);
+    ib__sn_pin_lounge(sn, false);
     free(sn->id);
     free(sn->lounge);
     free(sn->host);
@@ -464,12 +548,12 @@ void ib__event_free_sn(ib_event_t *ev)
     const char *k;
     void *v;
     for (size_t i = 0; ib_map_next(&ev->sn, &i, &k, &v);)
-        sn_free(v);
+        ib__sn_free(v);
     ib_map_free(&ev->sn);
 }
 
 /* A session shell: strings copied, JSON members empty, no scheduler yet. */
-static ib_sn_t *sn_alloc(ib_event_t *ev, const char *id, const char *lounge, const char *host)
+ib_sn_t *ib__sn_alloc(ib_event_t *ev, const char *id, const char *lounge, const char *host)
 {
     ib_sn_t *sn = calloc(1, sizeof(*sn));
     if (!sn)
@@ -478,7 +562,7 @@ static ib_sn_t *sn_alloc(ib_event_t *ev, const char *id, const char *lounge, con
     if (!(sn->id = strdup(id)) || !(sn->lounge = strdup(lounge)) || !(sn->host = strdup(host)) ||
         !(sn->history = json_array()) || !(sn->feedback = json_object()) ||
         !(sn->connections = json_object()) || !(sn->rooms_now = json_object())) {
-        sn_free(sn);
+        ib__sn_free(sn);
         return NULL;
     }
     return sn;
@@ -524,181 +608,298 @@ int ib_h_sn_create(ib_req_t *req)
     s->srv->tr.random(s->srv->tr.ctx, rnd, sizeof(rnd));
     snprintf(id, sizeof(id), "sn-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
     s->srv->tr.random(s->srv->tr.ctx, &cfg.match.seed, sizeof(cfg.match.seed));
-    ib_sn_t *sn = sn_alloc(s->ev, id, lounge, s->user->id);
+    ib_sn_t *sn = ib__sn_alloc(s->ev, id, lounge, s->user->id);
     if (!sn || ib_sched_new(&cfg, &sn->sched) || ib_map_get(&s->ev->sn, id) ||
         ib_map_put(&s->ev->sn, sn->id, sn)) {
         if (sn)
-            sn_free(sn);
+            ib__sn_free(sn);
         return IB_ENOMEM;
     }
     ib_sched_set_presence(sn->sched, present, sn);
     ib__reply_ok(req, json_pack("{s:s}", "session", sn->id));
+    /* Several nodes: the lease is asked for before anyone hears of it. */
+    ib__sn_cluster_created(sn, req->now);
     broadcast(sn, state_json(sn, req->now));
     return 0;
 }
 
 /* Host verbs: the session must be in a phase the verb fits (conflict). */
-static int host_verb(ib_req_t *req, int (*verb)(ib_sched_t *, int64_t, ib_sched_events_t *),
-                     const char *why)
+static int host_verb(ib_sn_t *sn, int (*verb)(ib_sched_t *, int64_t, ib_sched_events_t *),
+                     int64_t now, const char *why_conflict, const char **why, ib_sn_ok_fn ok,
+                     void *ctx)
 {
-    int err = 0;
-    ib_sn_t *sn = get_sn(req, &err);
-    if (!sn)
-        return err;
     ib_sched_events_t ev = {0};
     sync_blocks(sn);
-    int rc = verb(sn->sched, req->now, &ev);
+    int rc = verb(sn->sched, now, &ev);
     if (rc == IB_ECONFLICT) {
-        req->why = why;
+        *why = why_conflict;
         return rc;
     }
-    ib__reply_ok(req, json_pack("{s:s}", "session", sn->id));
-    apply(sn, &ev, req->now);
+    ok(ctx, json_pack("{s:s}", "session", sn->id));
+    apply(sn, &ev, now);
     ib_sched_events_clear(&ev);
     return 0;
 }
 
-int ib_h_sn_start(ib_req_t *req)
+static int verb_extend(ib_sn_t *sn, json_t *msg, int64_t now, const char **why, ib_sn_ok_fn ok,
+                       void *ctx)
 {
-    return host_verb(req, ib_sched_start, "the session has already started");
-}
-
-int ib_h_sn_pause(ib_req_t *req)
-{
-    return host_verb(req, ib_sched_pause, "only a running round or break can be paused");
-}
-
-int ib_h_sn_resume(ib_req_t *req)
-{
-    return host_verb(req, ib_sched_resume, "the session is not paused");
-}
-
-int ib_h_sn_stop(ib_req_t *req)
-{
-    return host_verb(req, ib_sched_stop, "the session has ended");
-}
-
-int ib_h_sn_extend(ib_req_t *req)
-{
-    int err = 0;
     int64_t seconds;
-    ib_sn_t *sn = get_sn(req, &err);
-    if (!sn)
-        return err;
-    if (ib_get_int(req->m->msg, "seconds", true, 1, IB_SN_SECONDS_MAX, &seconds, &req->why))
+    if (ib_get_int(msg, "seconds", true, 1, IB_SN_SECONDS_MAX, &seconds, why))
         return IB_EBADREQ;
     ib_sched_events_t ev = {0};
-    if (ib_sched_extend(sn->sched, seconds * 1000, req->now, &ev) == IB_ECONFLICT) {
-        req->why = "only a running round can be extended";
+    if (ib_sched_extend(sn->sched, seconds * 1000, now, &ev) == IB_ECONFLICT) {
+        *why = "only a running round can be extended";
         return IB_ECONFLICT;
     }
-    ib__reply_ok(req, json_pack("{s:s,s:I}", "session", sn->id, "ends_at",
-                                (json_int_t)ib_sched_ends_at(sn->sched)));
-    apply(sn, &ev, req->now);
+    ok(ctx, json_pack("{s:s,s:I}", "session", sn->id, "ends_at",
+                      (json_int_t)ib_sched_ends_at(sn->sched)));
+    apply(sn, &ev, now);
     ib_sched_events_clear(&ev);
     return 0;
 }
 
-int ib_h_sn_join(ib_req_t *req)
+static int verb_join(ib_sn_t *sn, const ib_sn_actor_t *who, int64_t now, const char **why,
+                     ib_sn_ok_fn ok, void *ctx)
 {
-    ib_session_t *s = req->s;
-    int err = 0;
-    ib_sn_t *sn = get_sn(req, &err);
-    if (!sn)
-        return err;
-    ib_room_t *lounge = ib_room_get(s->ev, sn->lounge, false);
-    if (!lounge || !ib_room_member(lounge, s->user)) {
-        req->why = "join the session's lounge first";
-        return IB_EFORBIDDEN;
-    }
     if (ib_sched_phase(sn->sched) == IB_SCHED_ENDED) {
-        req->why = "the session has ended";
+        *why = "the session has ended";
         return IB_ECONFLICT;
     }
-    ib_user_t *u = s->user;
-    ib_sn_person_t *p = ib__sn_person(sn, u->id);
+    ib_sn_person_t *p = ib__sn_person(sn, who->id);
     if (!p) {
-        json_t *prof = u->profile;
+        json_t *prof = who->profile;
         const char *lists[3] = {"interests", "offers", "seeks"};
         const char *tags[3][IB_TAGS_MAX];
         size_t n[3] = {0, 0, 0};
         for (int l = 0; l < 3; l++) {
             size_t i;
             json_t *t;
-            json_array_foreach(json_object_get(prof, lists[l]), i, t) if (n[l] < IB_TAGS_MAX)
-                tags[l][n[l]++] = json_string_value(t);
+            json_array_foreach(json_object_get(prof, lists[l]), i,
+                               t) if (n[l] < IB_TAGS_MAX && json_is_string(t)) tags[l][n[l]++] =
+                json_string_value(t);
         }
         ib_match_profile_t mp = {tags[0], n[0], tags[1], n[1], tags[2], n[2]};
         p = calloc(1, sizeof(*p));
-        if (!p || !(p->id = strdup(u->id)) || !(p->name = strdup(u->name)) ||
-            (u->headline && !(p->headline = strdup(u->headline))) ||
-            ib_match_pool_put(ib_sched_pool(sn->sched), u->id, &mp, &p->handle) ||
+        if (!p || !(p->id = strdup(who->id)) || !(p->name = strdup(who->name)) ||
+            (who->headline && !(p->headline = strdup(who->headline))) ||
+            ib_match_pool_put(ib_sched_pool(sn->sched), who->id, &mp, &p->handle) ||
             ib_map_put(&sn->people, p->id, p)) {
             person_free(p);
             return IB_ENOMEM;
         }
-        p->contact = json_deep_copy(json_object_get(prof, "contact"));
+        json_t *contact = json_object_get(prof, "contact");
+        p->contact = json_is_object(contact) ? json_deep_copy(contact) : NULL;
     }
     bool was_in = ib_sched_joined(sn->sched, p->handle);
-    if ((err = ib_sched_join(sn->sched, p->handle, req->now, NULL)))
+    int err = ib_sched_join(sn->sched, p->handle, now, NULL);
+    if (err)
         return err;
     sn->count_dirty |= !was_in;
-    ib__reply_ok(req, json_pack("{s:s,s:s}", "session", sn->id, "phase",
-                                ib_sched_phase_name(ib_sched_phase(sn->sched))));
+    ib__sn_cluster_changed(sn, false);
+    ok(ctx, json_pack("{s:s,s:s}", "session", sn->id, "phase",
+                      ib_sched_phase_name(ib_sched_phase(sn->sched))));
     return 0;
 }
 
-int ib_h_sn_leave(ib_req_t *req)
+static int verb_leave(ib_sn_t *sn, const ib_sn_actor_t *who, int64_t now, const char **why,
+                      ib_sn_ok_fn ok, void *ctx)
 {
-    ib_session_t *s = req->s;
-    int err = 0;
-    ib_sn_t *sn = get_sn(req, &err);
-    if (!sn)
-        return err;
-    ib_sn_person_t *p = ib__sn_person(sn, s->user->id);
+    ib_sn_person_t *p = ib__sn_person(sn, who->id);
     if (!p || !ib_sched_joined(sn->sched, p->handle)) {
-        req->why = "not taking part in this session";
+        *why = "not taking part in this session";
         return IB_ENOTFOUND;
     }
-    ib__reply_ok(req, json_pack("{s:s}", "session", sn->id));
+    ok(ctx, json_pack("{s:s}", "session", sn->id));
     /* Leaving mid-round takes them out of their pair room (the others
      * hear it); the scheduler re-pairs whoever is left alone. */
     ib_room_t *r = p->room ? ib_room_get(sn->ev, p->room, false) : NULL;
-    if (r && ib_room_exit_user(r, s->user))
-        ib_room_presence(r, s->user, "left");
+    ib_user_t *u = ib_user_find(sn->ev, who->id);
+    if (r && u && ib_room_exit_user(r, u))
+        ib_room_presence(r, u, "left");
+    if (p->room && ib__cluster(sn->ev->srv)) {
+        char prefix[IB_ID_MAX + 8];
+        snprintf(prefix, sizeof(prefix), "pair:%.40s-", sn->id);
+        ib__cluster_room_put(sn->ev, NULL, prefix, who->id, NULL, NULL);
+    }
     free(p->room);
     p->room = NULL;
     ib_sched_events_t ev = {0};
     sync_blocks(sn);
-    ib_sched_leave(sn->sched, p->handle, req->now, &ev);
-    apply(sn, &ev, req->now);
+    ib_sched_leave(sn->sched, p->handle, now, &ev);
+    apply(sn, &ev, now);
     ib_sched_events_clear(&ev);
     sn->count_dirty = true;
+    ib__sn_cluster_changed(sn, false);
     return 0;
+}
+
+static int verb_feedback(ib_sn_t *sn, const ib_sn_actor_t *who, json_t *msg, int64_t now,
+                         const char **why, ib_sn_ok_fn ok, void *ctx)
+{
+    int64_t round, rating;
+    bool connect;
+    const char *partner;
+    if (ib_get_int(msg, "round", true, 1, IB_SN_ROUNDS_MAX, &round, why) ||
+        ib_get_string(msg, "partner", true, &partner, why) ||
+        ib_get_int(msg, "rating", true, 1, 5, &rating, why) ||
+        ib_get_bool(msg, "connect", true, &connect, why))
+        return IB_EBADREQ;
+    int rc = ib__sn_feedback(sn, who->id, (uint32_t)round, partner, (int)rating, connect, now, why);
+    if (rc)
+        return rc;
+    ib__sn_cluster_changed(sn, false);
+    ok(ctx, json_pack("{s:s,s:I,s:s}", "session", sn->id, "round", (json_int_t)round, "partner",
+                      partner));
+    return 0;
+}
+
+/* "sync": a participant resumed on another node hears the state again,
+ * and is put back in their pair: room with their sn.match. */
+static int verb_sync(ib_sn_t *sn, const ib_sn_actor_t *who, int64_t now, ib_sn_ok_fn ok, void *ctx)
+{
+    ok(ctx, json_pack("{s:s}", "session", sn->id));
+    ib_sn_person_t *p = ib__sn_person(sn, who->id);
+    ib_sched_phase_t ph = ib_sched_phase(sn->sched);
+    if (!p || !p->match || p->round != ib_sched_round(sn->sched) ||
+        !(ph == IB_SCHED_ROUND || ph == IB_SCHED_PAUSED))
+        return 0;
+    json_t *allow = json_array();
+    uint32_t members[IB_MATCH_GROUP_MAX], g;
+    unsigned k = ib_sched_group_of(sn->sched, p->handle, members, &g);
+    for (unsigned m = 0; m < k; m++) {
+        const char *id = ib_match_pool_id(ib_sched_pool(sn->sched), members[m]);
+        if (id)
+            json_array_append_new(allow, json_string(id));
+    }
+    char prefix[IB_ID_MAX + 8];
+    snprintf(prefix, sizeof(prefix), "pair:%.40s-", sn->id);
+    ib_buf_t *b = ib_buf_from_json(p->match);
+    if (b) {
+        ib__cluster_room_put(sn->ev, p->room, prefix, p->id, allow, b);
+        ib_buf_unref(b);
+    }
+    json_decref(allow);
+    (void)now;
+    return 0;
+}
+
+int ib__sn_verb(ib_sn_t *sn, const char *verb, const ib_sn_actor_t *who, json_t *msg, int64_t now,
+                const char **why, ib_sn_ok_fn ok, void *ctx)
+{
+    if (!strcmp(verb, "sn.start"))
+        return host_verb(sn, ib_sched_start, now, "the session has already started", why, ok, ctx);
+    if (!strcmp(verb, "sn.pause"))
+        return host_verb(sn, ib_sched_pause, now, "only a running round or break can be paused",
+                         why, ok, ctx);
+    if (!strcmp(verb, "sn.resume"))
+        return host_verb(sn, ib_sched_resume, now, "the session is not paused", why, ok, ctx);
+    if (!strcmp(verb, "sn.stop"))
+        return host_verb(sn, ib_sched_stop, now, "the session has ended", why, ok, ctx);
+    if (!strcmp(verb, "sn.extend"))
+        return verb_extend(sn, msg, now, why, ok, ctx);
+    if (!strcmp(verb, "sn.join"))
+        return verb_join(sn, who, now, why, ok, ctx);
+    if (!strcmp(verb, "sn.leave"))
+        return verb_leave(sn, who, now, why, ok, ctx);
+    if (!strcmp(verb, "sn.feedback"))
+        return verb_feedback(sn, who, msg, now, why, ok, ctx);
+    if (!strcmp(verb, "sync"))
+        return verb_sync(sn, who, now, ok, ctx);
+    *why = "unknown verb";
+    return IB_EBADREQ;
+}
+
+static void req_ok(void *ctx, json_t *fields)
+{
+    ib__reply_ok(ctx, fields);
+}
+
+/* A verb from a client of this node: run here, or sent to the node that
+ * drives the session. */
+static int run_verb(ib_req_t *req, const char *verb)
+{
+    int err = 0;
+    ib_sn_t *sn = get_sn(req, &err);
+    if (!sn)
+        return err;
+    ib_user_t *u = req->s->user;
+    if (!strcmp(verb, "sn.join")) {
+        ib_room_t *lounge = ib_room_get(req->s->ev, sn->lounge, false);
+        if (!lounge || !ib_room_member(lounge, u)) {
+            req->why = "join the session's lounge first";
+            return IB_EFORBIDDEN;
+        }
+    }
+    if (sn->stub)
+        return ib__sn_forward(req, sn, verb);
+    ib_sn_actor_t who = {u->id, u->name, u->headline, u->profile};
+    return ib__sn_verb(sn, verb, &who, req->m->msg, req->now, &req->why, req_ok, req);
+}
+
+int ib_h_sn_start(ib_req_t *req)
+{
+    return run_verb(req, "sn.start");
+}
+
+int ib_h_sn_pause(ib_req_t *req)
+{
+    return run_verb(req, "sn.pause");
+}
+
+int ib_h_sn_resume(ib_req_t *req)
+{
+    return run_verb(req, "sn.resume");
+}
+
+int ib_h_sn_stop(ib_req_t *req)
+{
+    return run_verb(req, "sn.stop");
+}
+
+int ib_h_sn_extend(ib_req_t *req)
+{
+    return run_verb(req, "sn.extend");
+}
+
+int ib_h_sn_join(ib_req_t *req)
+{
+    return run_verb(req, "sn.join");
+}
+
+int ib_h_sn_leave(ib_req_t *req)
+{
+    return run_verb(req, "sn.leave");
 }
 
 int ib_h_sn_feedback(ib_req_t *req)
 {
-    ib_session_t *s = req->s;
-    int err = 0;
-    int64_t round, rating;
-    bool connect;
-    const char *partner;
-    ib_sn_t *sn = get_sn(req, &err);
-    if (!sn)
-        return err;
-    if (ib_get_int(req->m->msg, "round", true, 1, IB_SN_ROUNDS_MAX, &round, &req->why) ||
-        ib_get_string(req->m->msg, "partner", true, &partner, &req->why) ||
-        ib_get_int(req->m->msg, "rating", true, 1, 5, &rating, &req->why) ||
-        ib_get_bool(req->m->msg, "connect", true, &connect, &req->why))
-        return IB_EBADREQ;
-    int rc = ib__sn_feedback(sn, s->user->id, (uint32_t)round, partner, (int)rating, connect,
-                             req->now, &req->why);
-    if (rc)
-        return rc;
-    ib__reply_ok(req, json_pack("{s:s,s:I,s:s}", "session", sn->id, "round", (json_int_t)round,
-                                "partner", partner));
-    return 0;
+    return run_verb(req, "sn.feedback");
+}
+
+void ib__sn_make_stub(ib_sn_t *sn)
+{
+    const char *k;
+    json_t *g;
+    json_object_foreach(sn->rooms_now, k, g)
+    {
+        ib_room_t *r = ib_room_get(sn->ev, k, false);
+        if (r) {
+            r->pins--;
+            ib_room_maybe_free(r);
+        }
+    }
+    json_object_clear(sn->rooms_now);
+    void *v;
+    for (size_t i = 0; ib_map_next(&sn->people, &i, &k, &v);)
+        person_free(v);
+    ib_map_free(&sn->people);
+    ib_sched_free(sn->sched);
+    sn->sched = NULL;
+    sn->stub = true;
+    sn->fence = 0;
+    sn->dirty = sn->urgent = false;
+    ib__sn_pin_lounge(sn, false);
 }
 
 /* A resumed session hears the current state of every speed-networking
@@ -709,6 +910,10 @@ void ib__sn_resumed(ib_session_t *s, int64_t now)
     void *v;
     for (size_t i = 0; ib_map_next(&s->ev->sn, &i, &k, &v);) {
         ib_sn_t *sn = v;
+        if (sn->stub) {
+            ib__sn_cluster_resumed(sn, s, now);
+            continue;
+        }
         ib_room_t *lounge = ib_room_get(s->ev, sn->lounge, false);
         ib_sn_person_t *p = ib__sn_person(sn, s->user->id);
         bool in = p && ib_sched_joined(sn->sched, p->handle);
@@ -725,7 +930,7 @@ void ib__sn_resumed(ib_session_t *s, int64_t now)
 json_t *ib_sn_report_json(ib_event_t *ev, const char *id, int64_t now)
 {
     ib_sn_t *sn = ev ? ib_map_get(&ev->sn, id) : NULL;
-    if (!sn)
+    if (!sn || sn->stub)
         return NULL;
     const ib_sched_config_t *cfg = ib_sched_config(sn->sched);
     json_t *people = json_array();
@@ -809,12 +1014,12 @@ int ib__sn_session_from_json(ib_event_t *ev, const json_t *j, ib_sn_t **out)
         return IB_ECONFLICT;
     if (ev->sn.count >= IB_SN_PER_EVENT_MAX)
         return IB_ECONFLICT;
-    ib_sn_t *sn = sn_alloc(ev, id, lounge, host);
+    ib_sn_t *sn = ib__sn_alloc(ev, id, lounge, host);
     if (!sn)
         return IB_ENOMEM;
     int err = ib_sched_from_json(sched, &sn->sched);
     if (err) {
-        sn_free(sn);
+        ib__sn_free(sn);
         return err;
     }
     ib_sched_set_presence(sn->sched, present, sn);
@@ -906,14 +1111,14 @@ int ib__sn_session_from_json(ib_event_t *ev, const json_t *j, ib_sn_t **out)
     *out = sn;
     return 0;
 fail:
-    close_rooms(sn);
-    sn_free(sn);
+    close_rooms(sn, false);
+    ib__sn_free(sn);
     return err;
 }
 
 void ib__sn_session_drop(ib_sn_t *sn)
 {
-    close_rooms(sn);
+    close_rooms(sn, false);
     ib_map_del(&sn->ev->sn, sn->id);
-    sn_free(sn);
+    ib__sn_free(sn);
 }

@@ -43,15 +43,13 @@ json_t *ib__sn_card(const ib_sn_person_t *p, bool with_contact)
 
 static void send_connection(ib_sn_t *sn, const ib_sn_person_t *to, const ib_sn_person_t *other)
 {
-    ib_user_t *u = ib_user_find(sn->ev, to->id);
-    if (!u)
-        return; /* offline: they will find it in the report's connections */
+    /* Offline: they will find it in the report's connections. */
     json_t *ev = json_pack("{s:s,s:s,s:o}", "type", "connection", "session", sn->id, "user",
                            ib__sn_card(other, true));
     ib_buf_t *b = ib_buf_from_json(ev);
     json_decref(ev);
     if (b) {
-        ib_user_send(u, b);
+        ib_user_send_id(sn->ev, to->id, NULL, b);
         ib_buf_unref(b);
     }
 }

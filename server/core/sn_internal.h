@@ -25,6 +25,7 @@ typedef struct ib_sn_person {
     uint32_t round;  /* the round of `room` / `match` */
     char *room;      /* current pair: room, NULL when none */
     json_t *match;   /* the last sn.match sent this round (resent on resume) */
+    bool seen;       /* seen in `room` (here or on another node) since put there */
 } ib_sn_person_t;
 
 typedef struct ib_sn {
@@ -41,7 +42,56 @@ typedef struct ib_sn {
     json_t *connections; /* "a/b" (sorted) -> round */
     bool count_dirty;    /* participants changed: the host hears it (1/s) */
     int64_t count_sent;
+    /* Several nodes (sn_cluster.c). A stub stands for a session another
+     * node drives: no scheduler, no people; verbs go to its owner. */
+    bool stub;
+    char owner[IB_ID_MAX + 1]; /* the driving node, as last heard */
+    uint64_t fence;            /* our lease's fencing token; 0: not held */
+    int64_t lease_at;          /* the last lease call */
+    int64_t heard_at;          /* the last word from the owner (stubs) */
+    bool lease_busy, save_busy;
+    bool dirty;  /* changed since the last save */
+    bool urgent; /* a change of phase or round: save at the next tick */
+    int64_t saved_at;
+    bool lounge_pinned;
+    json_t *st; /* the last sn.state (stubs: as the owner sent it) */
 } ib_sn_t;
+
+/* Who asks for a verb: a local user or one forwarded by another node. */
+typedef struct ib_sn_actor {
+    const char *id, *name, *headline;
+    json_t *profile; /* interests, offers, seeks, contact (borrowed; may be NULL) */
+} ib_sn_actor_t;
+
+/* Verbs of a session this node drives ("sn.start" ... "sn.feedback", and
+ * "sync": resend the actor its state and match). On success ok(ctx,
+ * fields) is called once with the reply's fields (stolen) before anything
+ * the verb causes is sent; returns 0, or IB_E* with *why. */
+typedef void (*ib_sn_ok_fn)(void *ctx, json_t *fields);
+int ib__sn_verb(ib_sn_t *sn, const char *verb, const ib_sn_actor_t *who, json_t *msg, int64_t now,
+                const char **why, ib_sn_ok_fn ok, void *ctx);
+
+/* sn.c for sn_cluster.c */
+ib_sn_t *ib__sn_alloc(ib_event_t *ev, const char *id, const char *lounge, const char *host);
+void ib__sn_free(ib_sn_t *sn);
+/* The current sn.state (new reference). */
+json_t *ib__sn_state_json(const ib_sn_t *sn, int64_t now);
+/* Pin and load the lounge (its members on every node answer `present`). */
+void ib__sn_pin_lounge(ib_sn_t *sn, bool on);
+
+/* sn_cluster.c: every function is a no-op on one node. */
+void ib__sn_cluster_created(ib_sn_t *sn, int64_t now);
+void ib__sn_cluster_changed(ib_sn_t *sn, bool urgent);
+void ib__sn_cluster_state(ib_sn_t *sn, json_t *st);
+void ib__sn_cluster_tick(ib_sn_t *sn, int64_t now);
+/* A verb for a stub: forwarded to the owner; returns 0 (answered later)
+ * or IB_E* (not sent). */
+int ib__sn_forward(ib_req_t *req, ib_sn_t *sn, const char *verb);
+/* A resumed session: stubs ask their owner to resend state and match. */
+void ib__sn_cluster_resumed(ib_sn_t *sn, ib_session_t *s, int64_t now);
+/* Become a stub (another node took the lease): the pair: rooms stay, as
+ * every node's copies do. */
+void ib__sn_make_stub(ib_sn_t *sn);
 
 ib_sn_person_t *ib__sn_person(const ib_sn_t *sn, const char *id);
 /* Whether a and b were in one group in round. */

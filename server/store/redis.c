@@ -80,6 +80,7 @@ struct rcmd {
     ib_store_seq_cb seq_cb;
     ib_store_history_cb history_cb;
     ib_store_json_cb json_cb;
+    void (*ext_cb)(void); /* a callback of another type (cast back by its done) */
     void *arg;
     uint64_t seq;
     json_t *msg;
@@ -781,6 +782,186 @@ static int rs_resume_get(ib_store_t *st, const char *event, const char *token, i
     return rcmd_send(c, 3, argv, lens);
 }
 
+/* --- owned documents ---
+ *
+ *   ib:{E}:doc:<name>           the document (JSON text)
+ *   ib:{E}:doc:<name>:lease     "<node> <fence>", PX the lease's ttl
+ *   ib:{E}:doc:<name>:fence     the last fencing token given (INCR)
+ *   ib:{E}:docs                 hash name -> meta JSON
+ */
+
+static const char LEASE_LUA[] = "local h = redis.call('GET', KEYS[1]) "
+                                "if not h then "
+                                "  local f = redis.call('INCR', KEYS[2]) "
+                                "  redis.call('EXPIRE', KEYS[2], ARGV[3]) "
+                                "  redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. f, 'PX', ARGV[2]) "
+                                "  return {1, f} "
+                                "end "
+                                "local sp = string.find(h, ' ', 1, true) "
+                                "local n = string.sub(h, 1, sp - 1) "
+                                "if n == ARGV[1] then "
+                                "  redis.call('PEXPIRE', KEYS[1], ARGV[2]) "
+                                "  return {1, tonumber(string.sub(h, sp + 1))} "
+                                "end "
+                                "return {0, n}";
+
+static const char LEASE_RELEASE_LUA[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1";
+
+static const char DOC_PUT_LUA[] = "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
+                                  "redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[5]) "
+                                  "redis.call('HSET', KEYS[3], ARGV[3], ARGV[4]) "
+                                  "redis.call('EXPIRE', KEYS[3], ARGV[5]) "
+                                  "return 1";
+
+static void doc_key(char *out, size_t n, const char *event, const char *name, const char *what)
+{
+    snprintf(out, n, "ib:{%s}:doc:%s%s", event, name, what);
+}
+
+static void lease_done(rcmd_t *c, redisReply *r, int err)
+{
+    ib_store_lease_cb cb = (ib_store_lease_cb)c->ext_cb;
+    if (err || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER) {
+        cb(c->arg, err ? err : IB_EINTERNAL, 0, NULL);
+        return;
+    }
+    const redisReply *v = r->element[1];
+    if (r->element[0]->integer == 1 && v->type == REDIS_REPLY_INTEGER && v->integer > 0)
+        cb(c->arg, 0, (uint64_t)v->integer, NULL);
+    else if (r->element[0]->integer == 0 && v->type == REDIS_REPLY_STRING) {
+        char holder[IB_ID_MAX + 1];
+        snprintf(holder, sizeof(holder), "%.*s", (int)v->len, v->str);
+        cb(c->arg, IB_ECONFLICT, 0, holder);
+    } else
+        cb(c->arg, IB_EINTERNAL, 0, NULL);
+}
+
+static int rs_lease(ib_store_t *st, const char *event, const char *name, int64_t ttl_ms,
+                    ib_store_lease_cb cb, void *arg)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    char kl[256], kf[256], ttl[24], fttl[24];
+    doc_key(kl, sizeof(kl), event, name, ":lease");
+    doc_key(kf, sizeof(kf), event, name, ":fence");
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
+    snprintf(fttl, sizeof(fttl), "%d", IB_REDIS_TTL_S);
+    rcmd_t *c = rcmd_new(rs, lease_done);
+    if (!c)
+        return IB_ENOMEM;
+    c->ext_cb = (void (*)(void))cb;
+    c->arg = arg;
+    const char *argv[] = {"EVAL", LEASE_LUA, "2", kl, kf, rs->node_id, ttl, fttl};
+    size_t lens[8];
+    for (int i = 0; i < 8; i++)
+        lens[i] = strlen(argv[i]);
+    return rcmd_send(c, 8, argv, lens);
+}
+
+static int rs_lease_release(ib_store_t *st, const char *event, const char *name, uint64_t fence)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    char kl[256], holder[IB_ID_MAX + 32];
+    doc_key(kl, sizeof(kl), event, name, ":lease");
+    snprintf(holder, sizeof(holder), "%s %llu", rs->node_id, (unsigned long long)fence);
+    const char *argv[] = {"EVAL", LEASE_RELEASE_LUA, "1", kl, holder};
+    return fire(rs, 5, argv, NULL);
+}
+
+static void doc_put_done(rcmd_t *c, redisReply *r, int err)
+{
+    if (err || r->type != REDIS_REPLY_INTEGER)
+        c->seq_cb(c->arg, err ? err : IB_EINTERNAL, 0);
+    else
+        c->seq_cb(c->arg, r->integer == 1 ? 0 : IB_ECONFLICT, 0);
+}
+
+static int rs_doc_put(ib_store_t *st, const char *event, const char *name, uint64_t fence,
+                      const char *doc, size_t len, json_t *meta, ib_store_seq_cb cb, void *arg)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    char kl[256], kd[256], ki[256], holder[IB_ID_MAX + 32], ttl[24];
+    doc_key(kl, sizeof(kl), event, name, ":lease");
+    doc_key(kd, sizeof(kd), event, name, "");
+    snprintf(ki, sizeof(ki), "ib:{%s}:docs", event);
+    snprintf(holder, sizeof(holder), "%s %llu", rs->node_id, (unsigned long long)fence);
+    snprintf(ttl, sizeof(ttl), "%d", IB_REDIS_TTL_S);
+    char *m = json_dumps(meta, JSON_COMPACT);
+    rcmd_t *c = m ? rcmd_new(rs, doc_put_done) : NULL;
+    if (!c) {
+        free(m);
+        return IB_ENOMEM;
+    }
+    c->seq_cb = cb;
+    c->arg = arg;
+    register_event(rs, event);
+    const char *argv[] = {"EVAL", DOC_PUT_LUA, "3", kl, kd, ki, holder, doc, name, m, ttl};
+    size_t lens[11];
+    for (int i = 0; i < 11; i++)
+        lens[i] = i == 7 ? len : strlen(argv[i]);
+    int rc = rcmd_send(c, 11, argv, lens);
+    free(m);
+    return rc;
+}
+
+static int rs_doc_get(ib_store_t *st, const char *event, const char *name, ib_store_json_cb cb,
+                      void *arg)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    char kd[256];
+    doc_key(kd, sizeof(kd), event, name, "");
+    rcmd_t *c = rcmd_new(rs, resume_get_done);
+    if (!c)
+        return IB_ENOMEM;
+    c->json_cb = cb;
+    c->arg = arg;
+    const char *argv[] = {"GET", kd};
+    size_t lens[] = {3, strlen(kd)};
+    return rcmd_send(c, 2, argv, lens);
+}
+
+static void doc_list_done(rcmd_t *c, redisReply *r, int err)
+{
+    if (err || r->type != REDIS_REPLY_ARRAY) {
+        c->json_cb(c->arg, err ? err : IB_EINTERNAL, NULL);
+        return;
+    }
+    json_t *o = json_object();
+    for (size_t i = 0; o && i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        json_t *meta = json_loadb(v->str, v->len, 0, NULL);
+        char name[256];
+        snprintf(name, sizeof(name), "%.*s", (int)f->len, f->str);
+        if (json_is_object(meta))
+            json_object_set(o, name, meta);
+        json_decref(meta);
+    }
+    if (!o) {
+        c->json_cb(c->arg, IB_ENOMEM, NULL);
+        return;
+    }
+    c->json_cb(c->arg, 0, o);
+    json_decref(o);
+}
+
+static int rs_doc_list(ib_store_t *st, const char *event, ib_store_json_cb cb, void *arg)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    char ki[256];
+    snprintf(ki, sizeof(ki), "ib:{%s}:docs", event);
+    rcmd_t *c = rcmd_new(rs, doc_list_done);
+    if (!c)
+        return IB_ENOMEM;
+    c->json_cb = cb;
+    c->arg = arg;
+    const char *argv[] = {"HGETALL", ki};
+    size_t lens[] = {7, strlen(ki)};
+    return rcmd_send(c, 2, argv, lens);
+}
+
 /* --- subscriptions --- */
 
 static void on_sub_message(redisAsyncContext *ac, void *reply, void *privdata);
@@ -1297,6 +1478,11 @@ static const ib_store_ops_t redis_ops = {
     .node_sync = rs_node_sync,
     .resume_put = rs_resume_put,
     .resume_get = rs_resume_get,
+    .lease = rs_lease,
+    .lease_release = rs_lease_release,
+    .doc_put = rs_doc_put,
+    .doc_get = rs_doc_get,
+    .doc_list = rs_doc_list,
     .leaving = rs_leaving,
     .health = rs_health,
     .free = rs_free,
