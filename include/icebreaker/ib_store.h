@@ -112,6 +112,13 @@ typedef struct ib_store_ops {
                    void *arg);
     /* Every document of the event: object name -> meta. */
     int (*doc_list)(ib_store_t *st, const char *event, ib_store_json_cb cb, void *arg);
+    /* Moderation lists shared by the nodes of an event (kind "kick" or
+     * "block"): set field to value (NULL: remove it); fire-and-forget. */
+    int (*mod_put)(ib_store_t *st, const char *event, const char *kind, const char *field,
+                   json_t *value);
+    /* The whole list: object field -> value. */
+    int (*mod_list)(ib_store_t *st, const char *event, const char *kind, ib_store_json_cb cb,
+                    void *arg);
     /* The node is shutting down: others may treat it as dead now. */
     void (*leaving)(ib_store_t *st);
     /* "ok", "down" or "off" (no shared store: one node). */

@@ -145,6 +145,13 @@ static void apply_presence(ib_room_t *r, json_t *hdr)
         /* A server-made room's owner (a speed-networking round, a booth
          * meeting) hears that a member on another node is gone. */
         if (!local && server_made(r)) {
+            /* Gone from the room: no longer let in, nor signalled as a
+             * member about to arrive (signal.c). */
+            void *allowed = ib_map_get(&r->allowed, id);
+            if (allowed) {
+                ib_map_del(&r->allowed, id);
+                free(allowed);
+            }
             r->pins++; /* the caller frees it when it may */
             ib__room_left(r, NULL, r->ev->srv->now);
             r->pins--;
@@ -371,6 +378,7 @@ void ib__cluster_event_new(ib_event_t *ev)
     ib_server_t *srv = ev->srv;
     if (ib__cluster(srv) && srv->store) {
         srv->store->ops->subscribe(srv->store, ev->id, 1);
+        ib__mod_event_new(ev);
         ib__sn_cluster_event_new(ev);
     }
 }
@@ -608,8 +616,8 @@ void ib__cluster_room_put(ib_event_t *ev, const char *room, const char *leave, c
     room_put_local(ev, room, leave, user, allow, buf);
     if (!ib__cluster(ev->srv))
         return;
-    json_t *hdr =
-        json_pack("{s:s,s:s,s:O}", "k", "rp", "id", user, "allow", allow ? allow : json_array());
+    json_t *hdr = json_pack("{s:s,s:s,s:o}", "k", "rp", "id", user, "allow",
+                            allow ? json_incref(allow) : json_array());
     if (hdr && room)
         json_object_set_new(hdr, "room", json_string(room));
     if (hdr && leave)
@@ -716,6 +724,10 @@ static void on_message(void *arg, const char *event, json_t *hdr, const char *pa
             ib__cluster_room_load(v, true);
         return;
     }
+    if (!strcmp(k, "kk") || !strcmp(k, "bl")) {
+        ib__mod_message(ev, k, hdr);
+        return;
+    }
     if (!strcmp(k, "sn") || !strcmp(k, "sq") || !strcmp(k, "sa")) {
         ib__sn_cluster_message(ev, k, hdr);
         return;
@@ -803,6 +815,7 @@ static void on_up(void *arg)
         srv->store->ops->subscribe(srv->store, ev->id, 1);
         for (size_t j = 0; ib_map_next(&ev->rooms, &j, &rk, &rv);)
             ib__cluster_room_load(rv, true);
+        ib__mod_event_new(ev);        /* kicks and blocks made meanwhile */
         ib__sn_cluster_event_new(ev); /* sessions made while we were away */
     }
     for (ib_session_t *s = srv->all; s; s = s->anext)

@@ -88,6 +88,10 @@ void ib__event_free_booths(ib_event_t *ev);
 void ib__sn_tick(ib_server_t *srv, int64_t now);
 void ib__sn_pair_left(ib_room_t *r, int64_t now);
 void ib__sn_pair_joined(ib_room_t *r, const char *id);
+/* Moderation across nodes (moderation.c): kick and block messages, and
+ * the lists read when the event comes to this node. */
+void ib__mod_message(ib_event_t *ev, const char *k, json_t *hdr);
+void ib__mod_event_new(ib_event_t *ev);
 /* Several nodes (sn_cluster.c) */
 void ib__sn_cluster_message(ib_event_t *ev, const char *k, json_t *hdr);
 void ib__sn_cluster_event_new(ib_event_t *ev);

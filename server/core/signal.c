@@ -36,10 +36,14 @@ int ib_h_signal(ib_req_t *req)
     }
     ib_room_t *r =
         (kind == IB_ROOM_PAIR || kind == IB_ROOM_MEET) ? ib_room_get(s->ev, room, false) : NULL;
-    /* The peer may be a member here, or only on another node. */
+    /* The peer may be a member here, or on another node: known there, or
+     * put in the room by the server and not yet heard of here (their node
+     * enters them as it hears of it, before this signal can reach it). */
     ib_user_t *peer = ib_user_find(s->ev, to);
     bool here = r && peer && ib_room_member(r, peer);
-    bool there = r && ib_map_get(&r->remote, to);
+    bool local_peer = peer && peer->sessions;
+    bool there = r && (ib_map_get(&r->remote, to) ||
+                       (!local_peer && ib__cluster(s->srv) && ib_map_get(&r->allowed, to)));
     if (!r || !strcmp(to, s->user->id) || !ib_session_in_room(s, r) || !(here || there) ||
         ib_event_blocks(s->ev, to, s->user->id)) {
         req->why = "both must be members of this pair: or meet: room";

@@ -962,6 +962,78 @@ static int rs_doc_list(ib_store_t *st, const char *event, ib_store_json_cb cb, v
     return rcmd_send(c, 2, argv, lens);
 }
 
+/* --- moderation lists ---
+ *
+ *   ib:{E}:mod:kick             hash user -> {"until": ms}
+ *   ib:{E}:mod:block            hash "<blocker> <blocked>" -> true
+ */
+
+static int rs_mod_put(ib_store_t *st, const char *event, const char *kind, const char *field,
+                      json_t *value)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    if (!rs->connected)
+        return IB_EUNAVAIL;
+    char k[256], ttl[24];
+    snprintf(k, sizeof(k), "ib:{%s}:mod:%s", event, kind);
+    snprintf(ttl, sizeof(ttl), "%d", IB_REDIS_TTL_S);
+    if (!value) {
+        const char *argv[] = {"HDEL", k, field};
+        return fire(rs, 3, argv, NULL);
+    }
+    char *v = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!v)
+        return IB_ENOMEM;
+    const char *argv[] = {"HSET", k, field, v};
+    int rc = fire(rs, 4, argv, NULL);
+    const char *exp[] = {"EXPIRE", k, ttl};
+    if (!rc)
+        fire(rs, 3, exp, NULL);
+    free(v);
+    return rc;
+}
+
+static void mod_list_done(rcmd_t *c, redisReply *r, int err)
+{
+    if (err || r->type != REDIS_REPLY_ARRAY) {
+        c->json_cb(c->arg, err ? err : IB_EINTERNAL, NULL);
+        return;
+    }
+    json_t *o = json_object();
+    for (size_t i = 0; o && i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || f->len > 255)
+            continue;
+        char field[256];
+        snprintf(field, sizeof(field), "%.*s", (int)f->len, f->str);
+        json_t *val = json_loadb(v->str, v->len, JSON_DECODE_ANY, NULL);
+        if (val)
+            json_object_set_new(o, field, val);
+    }
+    if (!o) {
+        c->json_cb(c->arg, IB_ENOMEM, NULL);
+        return;
+    }
+    c->json_cb(c->arg, 0, o);
+    json_decref(o);
+}
+
+static int rs_mod_list(ib_store_t *st, const char *event, const char *kind, ib_store_json_cb cb,
+                       void *arg)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    char k[256];
+    snprintf(k, sizeof(k), "ib:{%s}:mod:%s", event, kind);
+    rcmd_t *c = rcmd_new(rs, mod_list_done);
+    if (!c)
+        return IB_ENOMEM;
+    c->json_cb = cb;
+    c->arg = arg;
+    const char *argv[] = {"HGETALL", k};
+    size_t lens[] = {7, strlen(k)};
+    return rcmd_send(c, 2, argv, lens);
+}
+
 /* --- subscriptions --- */
 
 static void on_sub_message(redisAsyncContext *ac, void *reply, void *privdata);
@@ -1483,6 +1555,8 @@ static const ib_store_ops_t redis_ops = {
     .doc_put = rs_doc_put,
     .doc_get = rs_doc_get,
     .doc_list = rs_doc_list,
+    .mod_put = rs_mod_put,
+    .mod_list = rs_mod_list,
     .leaving = rs_leaving,
     .health = rs_health,
     .free = rs_free,

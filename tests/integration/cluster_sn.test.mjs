@@ -11,7 +11,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, ms } from './lib/server.mjs';
-import { connectUser, closeAll } from './lib/client.mjs';
+import { connect, connectUser, closeAll } from './lib/client.mjs';
+import { token as mintToken } from './lib/jwt.mjs';
 import { freePort, startRedis, stopRedis, healthUntil } from './lib/redis.mjs';
 
 const GRACE = 1500;
@@ -181,4 +182,35 @@ test('kill -9 of the driving node mid-round: a survivor takes the lease, no roun
   const end = await people[1].next(isState(session, (m) => m.phase === 'ended'), ms(15000), 'ended');
   assert.equal(end.round, 3);
   await closeAll([...people, hostOnB]);
+});
+
+test('kick and block reach every node: a kicked user is refused everywhere, a block made on one node keeps two apart in a session driven by another', async () => {
+  const ev = 'snm';
+  const host = await connectUser(a, { sub: 'mh', role: 'host', event: ev });
+  const k1 = await connectUser(b, { sub: 'mk', event: ev });
+  const k2 = await connectUser(c, { sub: 'mk', event: ev });
+  const witness = await connectUser(c, { sub: 'mw', event: ev });
+  const r = await host.ok({ type: 'kick', user: 'mk', reason: 'spam' });
+  assert.equal(r.user, 'mk');
+  for (const k of [k1, k2]) {
+    const m = await k.next((x) => x.type === 'kicked', WAIT, `${k.label} told`);
+    assert.equal(m.message, 'spam');
+    assert.equal(m.by, 'mh');
+    assert.equal((await k.closed()).code, 1008);
+  }
+  // Refused on a node other than the kicker's.
+  const again = await connect(c);
+  again.send({ type: 'hello', id: 1, token: mintToken({ sub: 'mk', event: ev }) });
+  await again.expectErrorThenClose('unauthorized', 4001, { re: 1 });
+
+  // x blocks y on node b; the session runs on node a: they are never paired.
+  const x = await connectUser(b, { sub: 'mx', name: 'MX', event: ev });
+  const y = await connectUser(c, { sub: 'my', name: 'MY', event: ev });
+  await x.ok({ type: 'block', user: 'my' });
+  const { session } = await setup(a, ev, [x, y], { rounds: 1, round_s: 30, break_s: 0, strategy: 'random', odd: 'bye' });
+  await host.ok({ type: 'sn.start', session });
+  const [mx, my] = await Promise.all([x.next(isMatch(session, 1), WAIT), y.next(isMatch(session, 1), WAIT)]);
+  assert.equal(mx.reason, 'bye');
+  assert.equal(my.reason, 'bye');
+  await closeAll([host, witness, x, y]);
 });
