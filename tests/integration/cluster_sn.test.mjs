@@ -34,8 +34,10 @@ before(async () => {
   [a, b, c] = await Promise.all([node('sa'), node('sb'), node('sc')]);
 });
 after(async () => {
-  for (const srv of nodes) if (!srv.exit) await srv.stopClean();
+  // Every node is stopped and Redis too, even when one exits unclean.
+  const results = await Promise.allSettled(nodes.filter((srv) => !srv.exit).map((srv) => srv.stopClean()));
   await stopRedis(redis);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
 });
 
 const isState = (session, pred = () => true) => (m) => m.type === 'sn.state' && m.session === session && pred(m);
