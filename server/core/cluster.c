@@ -696,6 +696,10 @@ static void on_message(void *arg, const char *event, json_t *hdr, const char *pa
         }
         return;
     }
+    if (!strncmp(k, "booth.", 6)) {
+        ib__booth_bus(ev, k, hdr, payload, len); /* this node's own too */
+        return;
+    }
     if (self)
         return;
     if (!strcmp(k, "p")) {
