@@ -76,6 +76,10 @@ typedef struct ib_store_booth_ops {
                    bool only_here, ib_store_json_cb cb, void *arg);
     /* Mark user (held by this node) away or back. Fire-and-forget. */
     int (*away)(ib_store_t *st, const char *event, const char *booth, const char *user, bool away);
+    /* user resumed on this node: this node holds them (not away) in every
+     * queue they are in. cb: [{"booth","position"}]. */
+    int (*adopt)(ib_store_t *st, const char *event, const char *user, ib_store_json_cb cb,
+                 void *arg);
     /* This node's live staff of booth (the wait estimate divides by all
      * nodes' staff). Fire-and-forget. */
     int (*staff)(ib_store_t *st, const char *event, const char *booth, unsigned n);

@@ -1186,3 +1186,39 @@ int ib_booth_api_async(ib_server_t *srv, const char *event, const char *booth, b
     }
     return 0;
 }
+
+/* A user resumed onto this node from another: this node holds them now. */
+typedef struct adopt_op {
+    ib_server_t *srv;
+    char event[IB_ID_MAX + 1];
+    char user[IB_ID_MAX + 1];
+} adopt_op_t;
+
+static void adopt_done(void *arg, int err, json_t *v)
+{
+    adopt_op_t *a = arg;
+    ib_event_t *ev = err ? NULL : ib_event_get(a->srv, a->event, false);
+    size_t i;
+    json_t *e;
+    json_array_foreach(ev ? v : NULL, i, e)
+    {
+        const char *booth = json_string_value(json_object_get(e, "booth"));
+        ib_booth_t *b = booth ? booth_get(ev, booth, true) : NULL;
+        if (b)
+            held_set(b, a->user, (size_t)json_integer_value(json_object_get(e, "position")));
+    }
+    free(a);
+}
+
+void ib__booth_resumed(ib_user_t *u)
+{
+    ib_store_t *st = shared(u->ev);
+    adopt_op_t *a = st ? calloc(1, sizeof(*a)) : NULL;
+    if (!a)
+        return;
+    a->srv = u->ev->srv;
+    snprintf(a->event, sizeof(a->event), "%s", u->ev->id);
+    snprintf(a->user, sizeof(a->user), "%s", u->id);
+    if (st->ops->booth->adopt(st, u->ev->id, u->id, adopt_done, a))
+        free(a);
+}

@@ -478,6 +478,7 @@ static void hello_resume_done(void *arg, int err, json_t *rec)
             else if (r)
                 ib_room_maybe_free(r);
         }
+        ib__booth_resumed(s->user); /* before the old node lets go */
         /* After our joins (same channel, in order): the old node ends the
          * session without a `left` where the user stays. */
         const char *node = json_string_value(json_object_get(rec, "node"));

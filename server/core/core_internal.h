@@ -86,6 +86,9 @@ void ib__event_free_booths(ib_event_t *ev);
 /* Several nodes: u's live sessions on this node may have changed (the
  * queues mark it away or back, the booth's staff count). */
 void ib__booth_user_live(ib_user_t *u);
+/* Several nodes: u resumed onto this node; it holds u's queue places now
+ * (call before the old node hears of it). */
+void ib__booth_resumed(ib_user_t *u);
 /* Several nodes: a booth message from the bus ("booth.q": a queue changed;
  * "booth.lead": a lead for this node's staff). */
 void ib__booth_bus(ib_event_t *ev, const char *kind, json_t *hdr, const char *payload, size_t len);

@@ -83,6 +83,27 @@ static const char AWAY_LUA[] =
     "redis.call('HSET', P .. 'v', ARGV[2], h .. ' ' .. ARGV[4] .. ' ' .. rest) "
     "return 1";
 
+/* ARGV: booths set, booth key prefix (ib:{E}:booth:), user, node, node's
+ * booths set, channel, ttl. */
+static const char ADOPT_LUA[] =
+    "local out = {} "
+    "for _, b in ipairs(redis.call('SMEMBERS', ARGV[1])) do "
+    "  local P = ARGV[2] .. b .. ':' "
+    "  local v = redis.call('HGET', P .. 'v', ARGV[3]) "
+    "  local rest = v and string.match(v, '^%S+ %d (.*)$') "
+    "  local rank = redis.call('ZRANK', P .. 'q', ARGV[3]) "
+    "  if rest and rank then "
+    "    redis.call('HSET', P .. 'v', ARGV[3], ARGV[4] .. ' 0 ' .. rest) "
+    "    redis.call('SADD', ARGV[5], b) "
+    "    redis.call('EXPIRE', ARGV[5], ARGV[7]) "
+    "    redis.call('PUBLISH', ARGV[6], cjson.encode({k = 'booth.q', n = ARGV[4], booth = b}) .. "
+    "'\\n') "
+    "    table.insert(out, b) "
+    "    table.insert(out, rank + 1) "
+    "  end "
+    "end "
+    "return out";
+
 /* ARGV: P, now, staff user, room prefix, channel, header, ttl. */
 static const char NEXT_LUA[] =
     "local P = ARGV[1] "
@@ -195,7 +216,7 @@ typedef struct call {
     int kind;
 } call_t;
 
-enum { K_QUEUE, K_UNQUEUE, K_NEXT, K_READ, K_LEAD, K_INFO };
+enum { K_QUEUE, K_UNQUEUE, K_NEXT, K_READ, K_LEAD, K_INFO, K_ADOPT };
 
 static void prefix(char *out, size_t n, const char *event, const char *booth)
 {
@@ -338,6 +359,17 @@ static json_t *parse(int kind, const redisReply *r)
         return json_pack("{s:o,s:o,s:I}", "q", arr, "lens", int_list(r->element[1]), "staff",
                          (json_int_t)reply_int(r->element[2]));
     }
+    case K_ADOPT: {
+        if (r->type != REDIS_REPLY_ARRAY)
+            return NULL;
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i + 1 < r->elements; i += 2)
+            if (r->element[i]->type == REDIS_REPLY_STRING)
+                json_array_append_new(arr, json_pack("{s:s%,s:I}", "booth", r->element[i]->str,
+                                                     r->element[i]->len, "position",
+                                                     (json_int_t)reply_int(r->element[i + 1])));
+        return arr;
+    }
     case K_LEAD:
         if (r->type != REDIS_REPLY_INTEGER || r->integer == -2)
             return NULL;
@@ -453,6 +485,21 @@ static int rb_away(ib_store_t *st, const char *event, const char *booth, const c
     return eval(st, AWAY_LUA, 0, 4, args, 0, NULL, NULL);
 }
 
+static int rb_adopt(ib_store_t *st, const char *event, const char *user, ib_store_json_cb cb,
+                    void *arg)
+{
+    const char *node = ib__redis_node_id(st);
+    if (!node)
+        return IB_EUNAVAIL;
+    char all[256], pre[256], mine[256], ch[256];
+    snprintf(all, sizeof(all), "ib:{%s}:booths", event);
+    snprintf(pre, sizeof(pre), "ib:{%s}:booth:", event);
+    snprintf(mine, sizeof(mine), "ib:{%s}:node:%s:booths", event, node);
+    channel(ch, sizeof(ch), event);
+    const char *args[] = {all, pre, user, node, mine, ch, IB_BOOTH_TTL_S};
+    return eval(st, ADOPT_LUA, 0, 7, args, K_ADOPT, cb, arg);
+}
+
 static int rb_staff(ib_store_t *st, const char *event, const char *booth, unsigned n)
 {
     const char *node = ib__redis_node_id(st);
@@ -554,6 +601,7 @@ const ib_store_booth_ops_t ib__redis_booth_ops = {
     .queue = rb_queue,
     .unqueue = rb_unqueue,
     .away = rb_away,
+    .adopt = rb_adopt,
     .staff = rb_staff,
     .next = rb_next,
     .read = rb_read,

@@ -11,7 +11,7 @@ import { startServer, ms } from './lib/server.mjs';
 import { connectUser, closeAll } from './lib/client.mjs';
 import { token } from './lib/jwt.mjs';
 import { httpGet } from './lib/raw.mjs';
-import { freePort, startRedis, stopRedis, healthUntil } from './lib/redis.mjs';
+import { freePort, startRedis, stopRedis, healthUntil, until } from './lib/redis.mjs';
 
 const GRACE = 1500;
 // Dead-node detection: heartbeat TTL 5 s, checked every second (PROTOCOL.md).
@@ -222,6 +222,30 @@ test('leads across nodes: consent on one node reaches staff on the other; either
   }
   assert.equal(quiet.log.filter((m) => m.type === 'booth.lead').length, 0, 'visitors never hear leads');
   await closeAll([sa, sb, v, quiet]);
+});
+
+const sessions = async (n) => Number(/^icebreaker_sessions (\d+)$/m.exec((await httpGet(n, '/metrics')).body)[1]);
+
+test('a visitor who resumes onto the other node keeps their place; the old node letting go does not take it', async () => {
+  const ev = 'bresume';
+  const sb = await connectUser(b, staff(ev, 'r-s', 'resco'));
+  const v = await connectUser(b, visitor(ev, 'r-v'));
+  const w = await connectUser(a, visitor(ev, 'r-w'));
+  await v.ok({ type: 'booth.queue', booth: 'resco' });
+  assert.equal((await w.ok({ type: 'booth.queue', booth: 'resco' })).position, 2);
+  const before = await sessions(b);
+  await v.drop();
+  const v2 = await connectUser(a, visitor(ev, 'r-v'), { helloExtra: { resume: v.helloReply.resume } });
+  assert.equal(v2.helloReply.resumed, true);
+  // Node b has ended the old session (the takeover)...
+  await until(async () => (await sessions(b)) === before - 1, 'node b let the old session go');
+  // ...and its staff's next, sent after that on the same Redis connection,
+  // still finds r-v first in the queue.
+  const n = await sb.ok({ type: 'booth.next', booth: 'resco' });
+  assert.equal(n.with.id, 'r-v');
+  assert.equal((await v2.next('booth.meet', ms(5000))).room, n.room);
+  await w.next(isPos('resco', 1), ms(5000), 'r-w first');
+  await closeAll([sb, v2, w]);
 });
 
 test('kill -9 of the node holding queued visitors: they leave the queue after detection plus grace', async () => {
