@@ -22,12 +22,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "icebreaker/ib_err.h"
 #include "icebreaker/ib_ids.h"
+#include "icebreaker/ib_store_redis.h"
 #include "redis_internal.h"
 
 #define IB_BOOTH_TTL_S "86400"
+#define IB_BOOTH_SKEW_MS 500
+
+/* A command that missed its deadline may still run (it waited in the
+ * socket while Redis stalled) after its caller was told "unavailable": a
+ * visitor taken by a next nobody heard would be lost. So the scripts whose
+ * callers wait check their deadline (the last ARGV, ms since the epoch;
+ * 0: none) against Redis's clock first and do nothing past it, as the chat
+ * append does (see redis.c). */
+#define DEADLINE_LUA                                                                               \
+    "local dl = tonumber(ARGV[#ARGV]) "                                                            \
+    "if dl > 0 then "                                                                              \
+    "  local t = redis.call('TIME') "                                                              \
+    "  if t[1] * 1000 + math.floor(t[2] / 1000) > dl then return -9 end "                          \
+    "end "
 
 /* Shared by the scripts that answer with what the wait estimate needs:
  * the recent meeting lengths and every node's live staff. */
@@ -40,7 +56,7 @@
 
 /* KEYS: none (one slot by the prefix). ARGV: P, user, node, now, person,
  * channel, header, booths set, node's booths set, booth, ttl. */
-static const char QUEUE_LUA[] = ESTIMATE_LUA
+static const char QUEUE_LUA[] = DEADLINE_LUA ESTIMATE_LUA
     "local P = ARGV[1] "
     "for _, m in ipairs(redis.call('HVALS', P .. 'meet')) do "
     "  if string.match(m, '^%S+ (%S+) ') == ARGV[2] then return -1 end "
@@ -64,14 +80,14 @@ static const char QUEUE_LUA[] = ESTIMATE_LUA
 
 /* ARGV: P, user, node ('' : any), channel, header. */
 static const char UNQUEUE_LUA[] =
-    "local P = ARGV[1] "
-    "local v = redis.call('HGET', P .. 'v', ARGV[2]) "
-    "if not v then return 0 end "
-    "if ARGV[3] ~= '' and string.match(v, '^(%S+) ') ~= ARGV[3] then return 0 end "
-    "redis.call('ZREM', P .. 'q', ARGV[2]) "
-    "redis.call('HDEL', P .. 'v', ARGV[2]) "
-    "redis.call('PUBLISH', ARGV[4], ARGV[5]) "
-    "return 1";
+    DEADLINE_LUA "local P = ARGV[1] "
+                 "local v = redis.call('HGET', P .. 'v', ARGV[2]) "
+                 "if not v then return 0 end "
+                 "if ARGV[3] ~= '' and string.match(v, '^(%S+) ') ~= ARGV[3] then return 0 end "
+                 "redis.call('ZREM', P .. 'q', ARGV[2]) "
+                 "redis.call('HDEL', P .. 'v', ARGV[2]) "
+                 "redis.call('PUBLISH', ARGV[4], ARGV[5]) "
+                 "return 1";
 
 /* ARGV: P, user, node, away ('0' or '1'). */
 static const char AWAY_LUA[] =
@@ -106,29 +122,29 @@ static const char ADOPT_LUA[] =
 
 /* ARGV: P, now, staff user, room prefix, channel, header, ttl. */
 static const char NEXT_LUA[] =
-    "local P = ARGV[1] "
-    "for _, u in ipairs(redis.call('ZRANGE', P .. 'q', 0, -1)) do "
-    "  local v = redis.call('HGET', P .. 'v', u) or '' "
-    "  local h, a, at, person = string.match(v, '^(%S+) (%d) (%d+) (.*)$') "
-    "  if not h then "
-    "    redis.call('ZREM', P .. 'q', u) "
-    "  elseif a == '0' then "
-    "    redis.call('ZREM', P .. 'q', u) "
-    "    redis.call('HDEL', P .. 'v', u) "
-    "    local wait = math.max(0, tonumber(ARGV[2]) - tonumber(at)) "
-    "    redis.call('HINCRBY', P .. 'stats', 'visits', 1) "
-    "    redis.call('LPUSH', P .. 'waits', wait) "
-    "    redis.call('LTRIM', P .. 'waits', 0, 1023) "
-    "    local room = ARGV[4] .. redis.call('INCR', P .. 'm') "
-    "    redis.call('HSET', P .. 'meet', room, ARGV[2] .. ' ' .. u .. ' ' .. ARGV[3]) "
-    "    for _, k in ipairs({'stats', 'waits', 'm', 'meet'}) do "
-    "      redis.call('EXPIRE', P .. k, ARGV[7]) "
-    "    end "
-    "    redis.call('PUBLISH', ARGV[5], ARGV[6]) "
-    "    return {u, person, tostring(wait), room} "
-    "  end "
-    "end "
-    "return false";
+    DEADLINE_LUA "local P = ARGV[1] "
+                 "for _, u in ipairs(redis.call('ZRANGE', P .. 'q', 0, -1)) do "
+                 "  local v = redis.call('HGET', P .. 'v', u) or '' "
+                 "  local h, a, at, person = string.match(v, '^(%S+) (%d) (%d+) (.*)$') "
+                 "  if not h then "
+                 "    redis.call('ZREM', P .. 'q', u) "
+                 "  elseif a == '0' then "
+                 "    redis.call('ZREM', P .. 'q', u) "
+                 "    redis.call('HDEL', P .. 'v', u) "
+                 "    local wait = math.max(0, tonumber(ARGV[2]) - tonumber(at)) "
+                 "    redis.call('HINCRBY', P .. 'stats', 'visits', 1) "
+                 "    redis.call('LPUSH', P .. 'waits', wait) "
+                 "    redis.call('LTRIM', P .. 'waits', 0, 1023) "
+                 "    local room = ARGV[4] .. redis.call('INCR', P .. 'm') "
+                 "    redis.call('HSET', P .. 'meet', room, ARGV[2] .. ' ' .. u .. ' ' .. ARGV[3]) "
+                 "    for _, k in ipairs({'stats', 'waits', 'm', 'meet'}) do "
+                 "      redis.call('EXPIRE', P .. k, ARGV[7]) "
+                 "    end "
+                 "    redis.call('PUBLISH', ARGV[5], ARGV[6]) "
+                 "    return {u, person, tostring(wait), room} "
+                 "  end "
+                 "end "
+                 "return false";
 
 /* ARGV: P. */
 static const char READ_LUA[] =
@@ -162,7 +178,7 @@ static const char MEET_END_LUA[] =
 
 /* ARGV: P, user, lead JSON, now, max, ttl. Returns the meeting ms (-1:
  * none), or -2 when the booth is full. */
-static const char LEAD_LUA[] =
+static const char LEAD_LUA[] = DEADLINE_LUA
     "local P = ARGV[1] "
     "if redis.call('HEXISTS', P .. 'leads', ARGV[2]) == 0 and "
     "   redis.call('HLEN', P .. 'leads') >= tonumber(ARGV[5]) then return -2 end "
@@ -394,6 +410,8 @@ static json_t *parse(int kind, const redisReply *r)
 static void call_done(void *arg, int err, const redisReply *r)
 {
     call_t *c = arg;
+    if (!err && r->type == REDIS_REPLY_INTEGER && r->integer == -9)
+        err = IB_EUNAVAIL; /* ran past its deadline: did nothing */
     json_t *v = err ? NULL : parse(c->kind, r);
     if (!err && !v)
         err = (c->kind == K_QUEUE || c->kind == K_LEAD) && r->type == REDIS_REPLY_INTEGER
@@ -410,13 +428,23 @@ static int eval(ib_store_t *st, const char *script, int nkeys, int argc, const c
                 int kind, ib_store_json_cb cb, void *arg)
 {
     const char *argv[20];
-    char nk[8];
+    char nk[8], dl[24] = "0";
     snprintf(nk, sizeof(nk), "%d", nkeys);
     argv[0] = "EVAL";
     argv[1] = script;
     argv[2] = nk;
-    for (int i = 0; i < argc && i < 17; i++)
+    if (argc > 16)
+        return IB_EINTERNAL;
+    for (int i = 0; i < argc; i++)
         argv[3 + i] = args[i];
+    if (cb) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(dl, sizeof(dl), "%lld",
+                 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + IB_REDIS_DEADLINE_MS -
+                     IB_BOOTH_SKEW_MS);
+    }
+    argv[3 + argc++] = dl;
     if (!cb)
         return ib__redis_command(st, argc + 3, argv, NULL, NULL, NULL);
     call_t *c = calloc(1, sizeof(*c));

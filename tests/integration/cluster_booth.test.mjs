@@ -224,6 +224,57 @@ test('leads across nodes: consent on one node reaches staff on the other; either
   await closeAll([sa, sb, v, quiet]);
 });
 
+test('a visitor in the grace period keeps the place but is skipped by staff on the other node', async () => {
+  const ev = 'baway';
+  const sb = await connectUser(b, staff(ev, 'w-s', 'awayco'));
+  const away = await connectUser(a, visitor(ev, 'w-away'));
+  const here = await connectUser(b, visitor(ev, 'w-here'));
+  const later = await connectUser(b, visitor(ev, 'w-later'));
+  for (const c of [away, here, later]) await c.ok({ type: 'booth.queue', booth: 'awayco' });
+  const conns = (await httpGet(a, '/healthz')).json.connections;
+  await away.drop();
+  // Node a has seen the drop (its connection count fell): it marked w-away
+  // away before anything sent after this.
+  await until(async () => (await httpGet(a, '/healthz')).json.connections === conns - 1, 'node a saw the drop');
+  const n = await sb.ok({ type: 'booth.next', booth: 'awayco' });
+  assert.equal(n.with.id, 'w-here', 'the visitor in grace is skipped');
+  // w-away still stands first: w-later (3rd) is now 2nd, not 1st.
+  await later.next(isPos('awayco', 2), ms(5000), 'w-later second');
+  // Past the grace period w-away leaves: w-later is first.
+  await later.next(isPos('awayco', 1), ms(GRACE + 5000), 'w-later first');
+  assert.equal((await sb.ok({ type: 'booth.next', booth: 'awayco' })).with.id, 'w-later');
+  await closeAll([sb, here, later]);
+});
+
+test('the wait estimate counts meetings and staff of every node', async () => {
+  const ev = 'bwait';
+  const sa = await connectUser(a, staff(ev, 'e-sa', 'waitco'));
+  const v1 = await connectUser(a, visitor(ev, 'e-v1'));
+  await v1.ok({ type: 'booth.queue', booth: 'waitco' });
+  const n1 = await sa.ok({ type: 'booth.next', booth: 'waitco' });
+  await v1.next('booth.meet', ms(5000));
+  // A meeting of at least 1 s ends (the staff leave the room).
+  await new Promise((r) => setTimeout(r, 1100));
+  await sa.ok({ type: 'leave', room: n1.room });
+  await v1.next('booth.end', ms(5000));
+  const stats = await httpGet(b, '/api/booths/waitco/stats', bearer(staff(ev, 'e-sa', 'waitco')));
+  assert.equal(stats.json.meetings, 1, 'the meeting counted once, seen from the other node');
+  // Visitors on node b: the first waits 0, the second one mean meeting
+  // (at least 1 s) over the one staff online (on node a).
+  const w1 = await connectUser(b, visitor(ev, 'e-w1'));
+  const w2 = await connectUser(b, visitor(ev, 'e-w2'));
+  assert.equal((await w1.ok({ type: 'booth.queue', booth: 'waitco' })).wait_s, 0);
+  const q2 = await w2.ok({ type: 'booth.queue', booth: 'waitco' });
+  assert.ok(q2.wait_s >= 1 && q2.wait_s <= 60, `wait_s ${q2.wait_s}`);
+  // A second staff member online, on node b (whose hello told Redis before
+  // w2's request on the same node): the estimate is divided by two.
+  const sb = await connectUser(b, staff(ev, 'e-sb', 'waitco'));
+  const q3 = await w2.ok({ type: 'booth.queue', booth: 'waitco' });
+  assert.equal(q3.position, 2);
+  assert.ok(q3.wait_s >= 1 && q3.wait_s < q2.wait_s, `with two staff ${q3.wait_s}, with one ${q2.wait_s}`);
+  await closeAll([sa, sb, v1, w1, w2]);
+});
+
 const sessions = async (n) => Number(/^icebreaker_sessions (\d+)$/m.exec((await httpGet(n, '/metrics')).body)[1]);
 
 test('a visitor who resumes onto the other node keeps their place; the old node letting go does not take it', async () => {
@@ -273,5 +324,34 @@ test('kill -9 of the node holding queued visitors: they leave the queue after de
   } finally {
     for (const n of nodes) if (!n.exit) await n.stop();
     await stopRedis(r2);
+  }
+});
+
+test('Redis stalled: queue, next and lead answer unavailable, the leads API 503; all work again after', async () => {
+  const { redis: r3, nodes } = await cluster(['sa'], GRACE);
+  const [n] = nodes;
+  try {
+    const ev = 'bstall';
+    const s = await connectUser(n, staff(ev, 's-s', 'stallco'));
+    const v = await connectUser(n, visitor(ev, 's-v'));
+    r3.kill('SIGSTOP');
+    try {
+      await v.fail({ type: 'booth.queue', booth: 'stallco' }, 'unavailable', ms(8000));
+      await s.fail({ type: 'booth.next', booth: 'stallco' }, 'unavailable', ms(8000));
+      await v.fail({ type: 'booth.lead', booth: 'stallco', consent: true }, 'unavailable', ms(8000));
+      const r = await httpGet(n, '/api/booths/stallco/leads', bearer(staff(ev, 's-s', 'stallco')));
+      assert.equal(r.status, 503, r.body);
+      assert.equal(r.json.error, 'unavailable');
+    } finally {
+      r3.kill('SIGCONT');
+    }
+    await healthUntil(n, (h) => h.json?.redis === 'ok', 'redis ok again');
+    assert.equal((await v.ok({ type: 'booth.queue', booth: 'stallco' })).position, 1);
+    assert.equal((await s.ok({ type: 'booth.next', booth: 'stallco' })).with.id, 's-v');
+    await closeAll([s, v]);
+    await n.stopClean();
+  } finally {
+    for (const x of nodes) if (!x.exit) await x.stop();
+    await stopRedis(r3);
   }
 });
