@@ -881,37 +881,28 @@ static void shared_next_done(void *arg, int err, json_t *v)
     const char *vid = json_string_value(json_object_get(v, "user"));
     const char *room_id = json_string_value(json_object_get(v, "room"));
     json_t *with = json_object_get(v, "person");
-    ib_room_t *r = vid && room_id ? ib_room_get(ev, room_id, true) : NULL;
-    if (!r || ib__room_allow(r, s->user->id) || ib__room_allow(r, vid)) {
-        ib_room_maybe_free(r);
+    json_t *allow = vid ? json_pack("[s,s]", s->user->id, vid) : NULL;
+    if (!allow || !room_id) {
+        json_decref(allow);
         ib__pending_error(o->p, IB_ENOMEM, NULL);
         free(o);
         return;
     }
-    r->pins++;
-    enter_all(r, s->user);
-    ib_user_t *vu = ib_user_find(ev, vid);
-    if (vu)
-        enter_all(r, vu);
-    /* The visitor hears booth.meet wherever they are. */
+    /* Both sides' sessions, on whichever node they are, enter the room and
+     * hear booth.meet. */
     json_t *meet = json_pack("{s:s,s:s,s:s,s:o}", "type", "booth.meet", "booth", o->booth, "room",
                              room_id, "with", person(s->user));
     ib_buf_t *buf = meet ? ib_buf_from_json(meet) : NULL;
     json_decref(meet);
-    if (buf) {
-        ib_user_send_id(ev, vid, NULL, buf);
-        ib_buf_unref(buf);
-    }
+    ib__cluster_room_put(ev, room_id, NULL, vid, allow, buf);
+    ib_buf_unref(buf);
     meet = json_pack("{s:s,s:s,s:s,s:O}", "type", "booth.meet", "booth", o->booth, "room", room_id,
                      "with", with);
     buf = meet ? ib_buf_from_json(meet) : NULL;
     json_decref(meet);
-    if (buf) {
-        ib_user_send(s->user, buf);
-        ib_buf_unref(buf);
-    }
-    r->pins--;
-    ib_room_maybe_free(r);
+    ib__cluster_room_put(ev, room_id, NULL, s->user->id, allow, buf);
+    ib_buf_unref(buf);
+    json_decref(allow);
     ib__pending_ok(o->p,
                    json_pack("{s:s,s:s,s:O}", "booth", o->booth, "room", room_id, "with", with));
     free(o);

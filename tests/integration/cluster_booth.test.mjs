@@ -137,6 +137,56 @@ test('two staff on two nodes call booth.next at the same moment: every visitor t
   await closeAll([sa, sb, ...v]);
 });
 
+test('meet rooms across nodes: both sides members, signal relayed, either side leaving ends the meeting for both', async () => {
+  const ev = 'bmeet';
+  const s = await connectUser(a, staff(ev, 'm-s', 'meetco'));
+  const v1 = await connectUser(b, visitor(ev, 'm-v1'));
+  const v2 = await connectUser(b, visitor(ev, 'm-v2'));
+  const other = await connectUser(b, visitor(ev, 'm-o'));
+  await v1.ok({ type: 'booth.queue', booth: 'meetco' });
+  await v2.ok({ type: 'booth.queue', booth: 'meetco' });
+  const n1 = await s.ok({ type: 'booth.next', booth: 'meetco' });
+  assert.equal(n1.with.id, 'm-v1');
+  assert.equal((await v1.next('booth.meet', ms(5000))).room, n1.room);
+  await s.next('booth.meet', ms(5000));
+  // Signal both ways across the nodes, once each side sees the other in the room.
+  const signal = async (from, to, data) => {
+    await until(async () => {
+      const r = await from.request({ type: 'signal', to, room: n1.room, data });
+      if (r.type === 'error') assert.equal(r.code, 'forbidden', JSON.stringify(r));
+      return r.type === 'ok';
+    }, `${from.label} may signal ${to}`);
+  };
+  await signal(v1, 'm-s', { sdp: 'offer' });
+  assert.deepEqual(await s.next('signal', ms(5000)), { type: 'signal', from: 'm-v1', room: n1.room, data: { sdp: 'offer' } });
+  await signal(s, 'm-v1', { sdp: 'answer' });
+  assert.deepEqual(await v1.next('signal', ms(5000)), { type: 'signal', from: 'm-s', room: n1.room, data: { sdp: 'answer' } });
+  // Nobody else may use the room.
+  await other.fail({ type: 'signal', to: 'm-s', room: n1.room, data: {} }, 'forbidden');
+  await other.fail({ type: 'join', room: n1.room }, 'forbidden');
+  // The visitor leaves on node b: the staff on node a hear booth.end.
+  await v1.ok({ type: 'leave', room: n1.room });
+  assert.deepEqual(await s.next('booth.end', ms(5000)), { type: 'booth.end', booth: 'meetco', room: n1.room });
+  await s.fail({ type: 'signal', to: 'm-v1', room: n1.room, data: {} }, 'forbidden');
+  // Second meeting: this time the staff leave; the visitor on node b hears it.
+  const n2 = await s.ok({ type: 'booth.next', booth: 'meetco' });
+  assert.equal(n2.with.id, 'm-v2');
+  await v2.next('booth.meet', ms(5000));
+  await until(async () => (await httpGet(b, '/api/booths/meetco/stats', bearer(staff(ev, 'm-s', 'meetco')))).json.in_meeting === 1, 'one meeting in progress');
+  await s.ok({ type: 'leave', room: n2.room });
+  assert.deepEqual(await v2.next('booth.end', ms(5000)), { type: 'booth.end', booth: 'meetco', room: n2.room });
+  // Each meeting counted once, though both nodes ended it.
+  const st = await until(async () => {
+    const r = await httpGet(b, '/api/booths/meetco/stats', bearer(staff(ev, 'm-s', 'meetco')));
+    return r.json.in_meeting === 0 ? r : null;
+  }, 'no meeting in progress');
+  assert.equal(st.json.meetings, 2);
+  assert.equal(st.json.visits, 2);
+  assert.equal(v2.log.filter((m) => m.type === 'booth.end').length, 1, 'm-v2 heard booth.end once');
+  assert.equal(s.log.filter((m) => m.type === 'booth.end').length, 1, 'the staff heard booth.end once (the first meeting)');
+  await closeAll([s, v1, v2, other]);
+});
+
 test('a visitor gone past the grace period leaves the queue; visitors on the other node move up', async () => {
   const ev = 'bdrop';
   const s = await connectUser(a, staff(ev, 'd-s', 'dropco'));
