@@ -1029,7 +1029,9 @@ static void reread_done(void *arg, int err, json_t *v)
                 ib_buf_unref(buf);
             }
         }
-        /* Visitors no longer queued here: forgotten. */
+        /* Visitors no longer queued here: forgotten. (The store answers in
+         * the order it was asked, so a read sent before a queue is answered
+         * before it: it never drops the visitor that queue adds.) */
         const char *k;
         void *hv;
         json_t *drop = json_array();

@@ -89,6 +89,9 @@ test('one queue across nodes: order, positions told on both nodes, unqueue, next
   await v[1].fail({ type: 'booth.queue', booth: 'not a booth!' }, 'bad_request');
   await v[1].fail({ type: 'booth.queue' }, 'bad_request');
   await v[1].fail({ type: 'booth.unqueue', booth: 42 }, 'bad_request');
+  await sa.fail({ type: 'booth.next', booth: '' }, 'bad_request');
+  await v[1].fail({ type: 'booth.lead', booth: 'acme', consent: 'yes' }, 'bad_request');
+  await v[1].fail({ type: 'booth.lead', booth: 'no/such', consent: true }, 'bad_request');
   const admin = await connectUser(b, visitor(ev, 'q-adm', { role: 'admin' }));
   const n3 = await admin.ok({ type: 'booth.next', booth: 'acme' });
   assert.equal(n3.with.id, 'q-v4');
@@ -294,6 +297,25 @@ test('a visitor in the grace period keeps the place but is skipped by staff on t
   await later.next(isPos('awayco', 1), ms(GRACE + 5000), 'w-later first');
   assert.equal((await sb.ok({ type: 'booth.next', booth: 'awayco' })).with.id, 'w-later');
   await closeAll([sb, here, later]);
+});
+
+test('many visitors queueing and leaving at once on one node: each one held, all gone after the grace period', async () => {
+  const ev = 'bmany';
+  const N = 30;
+  const vs = await Promise.all(Array.from({ length: N }, (_, i) => connectUser(a, visitor(ev, `y-v${i}`))));
+  // Queue and unqueue interleaved: node a re-reads the queue after every
+  // change while others are still joining it, and must keep holding them all.
+  await Promise.all(
+    vs.map(async (c, i) => {
+      await c.ok({ type: 'booth.queue', booth: 'manyco' });
+      if (i % 3 === 0) await c.ok({ type: 'booth.unqueue', booth: 'manyco' });
+    }),
+  );
+  const stats = async () => (await httpGet(b, '/api/booths/manyco/stats', bearer(staff(ev, 'y-s', 'manyco')))).json;
+  assert.equal((await stats()).queued, N - Math.ceil(N / 3));
+  await Promise.all(vs.map((c) => c.drop()));
+  // Past the grace period node a takes every one of them out.
+  await until(async () => (await stats()).queued === 0, 'the queue empty after the grace period', ms(GRACE + 8000));
 });
 
 test('the wait estimate counts meetings and staff of every node', async () => {
