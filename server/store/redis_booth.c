@@ -8,7 +8,8 @@
  *   P v       hash  visitor -> "<holding node> <away 0|1> <queued ms> <person JSON>"
  *   P n, P m  strings: the last place and the last meeting number
  *   P staff   hash  node -> that node's live staff of the booth
- *   P meet    hash  meet: room -> "<started ms> <visitor> <staff>"
+ *   P meet    hash  meet: room -> "<started ms> <visitor> <staff> <staff's
+ *                   node> <visitor's node>"
  *   P stats   hash  visits, meetings
  *   P waits   list  queue waits in ms of the last 1024 visits, newest first
  *   P lens    list  lengths in ms of the last 20 meetings, newest first
@@ -120,7 +121,7 @@ static const char ADOPT_LUA[] =
     "end "
     "return out";
 
-/* ARGV: P, now, staff user, room prefix, channel, header, ttl. */
+/* ARGV: P, now, staff user, room prefix, channel, header, ttl, node. */
 static const char NEXT_LUA[] =
     DEADLINE_LUA "local P = ARGV[1] "
                  "for _, u in ipairs(redis.call('ZRANGE', P .. 'q', 0, -1)) do "
@@ -136,7 +137,8 @@ static const char NEXT_LUA[] =
                  "    redis.call('LPUSH', P .. 'waits', wait) "
                  "    redis.call('LTRIM', P .. 'waits', 0, 1023) "
                  "    local room = ARGV[4] .. redis.call('INCR', P .. 'm') "
-                 "    redis.call('HSET', P .. 'meet', room, ARGV[2] .. ' ' .. u .. ' ' .. ARGV[3]) "
+                 "    redis.call('HSET', P .. 'meet', room, "
+                 "      ARGV[2] .. ' ' .. u .. ' ' .. ARGV[3] .. ' ' .. ARGV[8] .. ' ' .. h) "
                  "    for _, k in ipairs({'stats', 'waits', 'm', 'meet'}) do "
                  "      redis.call('EXPIRE', P .. k, ARGV[7]) "
                  "    end "
@@ -218,6 +220,12 @@ static const char DEAD_LUA[] =
     "    end "
     "  end "
     "  redis.call('HDEL', P .. 'staff', ARGV[2]) "
+    /* A meeting with both sides on the dead node: nobody else will end it. */
+    "  local m = redis.call('HGETALL', P .. 'meet') "
+    "  for i = 1, #m, 2 do "
+    "    local sn, vn = string.match(m[i + 1], '^%S+ %S+ %S+ (%S+) (%S+)$') "
+    "    if sn == ARGV[2] and vn == ARGV[2] then redis.call('HDEL', P .. 'meet', m[i]) end "
+    "  end "
     "  if gone > 0 then "
     "    redis.call('PUBLISH', ARGV[3], cjson.encode({k = 'booth.q', n = ARGV[2], booth = b}) .. "
     "'\\n') "
@@ -558,8 +566,9 @@ static int rb_next(ib_store_t *st, const char *event, const char *booth, const c
     char *h = queue_header(st, booth);
     if (!h)
         return IB_ENOMEM;
-    const char *args[] = {P, t, staff, room_prefix, ch, h, IB_BOOTH_TTL_S};
-    int rc = eval(st, NEXT_LUA, 0, 7, args, K_NEXT, cb, arg);
+    const char *node = ib__redis_node_id(st);
+    const char *args[] = {P, t, staff, room_prefix, ch, h, IB_BOOTH_TTL_S, node ? node : "-"};
+    int rc = eval(st, NEXT_LUA, 0, 8, args, K_NEXT, cb, arg);
     free(h);
     return rc;
 }

@@ -380,6 +380,11 @@ test('kill -9 of the node holding queued visitors: they leave the queue after de
     const s = await connectUser(ka, staff(ev, 'k-s', 'killco'));
     const doomed = [await connectUser(kb, visitor(ev, 'k-d1')), await connectUser(kb, visitor(ev, 'k-d2'))];
     const survivor = await connectUser(ka, visitor(ev, 'k-v'));
+    // A meeting with both sides on node kb, too.
+    const sb = await connectUser(kb, staff(ev, 'k-sb', 'killco'));
+    const met = await connectUser(kb, visitor(ev, 'k-m'));
+    await met.ok({ type: 'booth.queue', booth: 'killco' });
+    assert.equal((await sb.ok({ type: 'booth.next', booth: 'killco' })).with.id, 'k-m');
     for (const d of doomed) await d.ok({ type: 'booth.queue', booth: 'killco' });
     assert.equal((await survivor.ok({ type: 'booth.queue', booth: 'killco' })).position, 3);
     const t0 = Date.now();
@@ -388,10 +393,14 @@ test('kill -9 of the node holding queued visitors: they leave the queue after de
     const p = await survivor.next(isPos('killco', 1), ms(DETECT + grace + 5000), 'k-v first after the dead node is cleared');
     const at = survivor.times[survivor.log.indexOf(p)];
     assert.ok(at - t0 >= grace, `moved up ${at - t0} ms after the kill, before the grace period`);
+    // The meeting on the dead node is over with it: k-m may queue again.
+    const again = await connectUser(ka, visitor(ev, 'k-m'));
+    assert.equal((await again.ok({ type: 'booth.queue', booth: 'killco' })).position, 2);
     const n = await s.ok({ type: 'booth.next', booth: 'killco' });
     assert.equal(n.with.id, 'k-v');
+    assert.equal((await s.ok({ type: 'booth.next', booth: 'killco' })).with.id, 'k-m');
     await s.fail({ type: 'booth.next', booth: 'killco' }, 'not_found');
-    await closeAll([s, survivor]);
+    await closeAll([s, survivor, again]);
     await ka.stopClean();
   } finally {
     for (const n of nodes) if (!n.exit) await n.stop();
