@@ -2,7 +2,10 @@
  * Plain HTTP on the WebSocket port: /healthz, /metrics, POST /dev/token
  * (--dev only) and the web client's static files. Each request is answered
  * whole: the body is built in memory (all of these are small), headers are
- * written at once and the body from the HTTP_WRITEABLE callback.
+ * written at once and the body from the HTTP_WRITEABLE callback. The booth
+ * API with several nodes waits for Redis: its answer is kept (http_ready)
+ * and written from the next HTTP_WRITEABLE callbacks, headers then body; a
+ * connection that closes first leaves the answer to be dropped.
  */
 #include <errno.h>
 #include <fcntl.h>
