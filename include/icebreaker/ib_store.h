@@ -12,6 +12,7 @@
 #ifndef IB_STORE_H
 #define IB_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -46,6 +47,65 @@ typedef struct ib_store_hooks {
      * re-read the others'. */
     void (*up)(void *arg);
 } ib_store_hooks_t;
+
+/*
+ * --- Booths across nodes (issue 6) ---
+ * Shared stores only: NULL in the memory backend, where booth.c keeps the
+ * queues, meetings and leads of a booth in the node's memory. With several
+ * nodes one queue per booth lives in the store, fair across nodes (first
+ * come, first served by the store's order), and each operation is atomic.
+ * Every change to a queue publishes {"k":"booth.q","booth":..} on the
+ * event's bus (from the same atomic step), so each node re-reads the queue
+ * and tells its own visitors their position. A visitor is held by the node
+ * of their sessions (where they queued, or resumed): that node marks them
+ * away (in the grace period: kept in place, skipped by next) and takes them
+ * out when their last session there ends; a dead node's visitors leave
+ * with the rest of its state (detection + grace). Fire-and-forget
+ * operations (cb NULL allowed where said) return 0 or IB_EUNAVAIL.
+ */
+typedef struct ib_store_booth_ops {
+    /* Queue `user` (person: {id,name,headline}, what staff on other nodes
+     * see) at booth, held by this node; already queued: keeps the place.
+     * cb: {"position":n,"lens":[recent meeting ms],"staff":n}, or err
+     * IB_ECONFLICT when user is in a meeting with the booth. */
+    int (*queue)(ib_store_t *st, const char *event, const char *booth, const char *user,
+                 json_t *person, int64_t now, ib_store_json_cb cb, void *arg);
+    /* Take user out of booth's queue (only_here: only when held by this
+     * node). cb (may be NULL): JSON true when removed, false when absent. */
+    int (*unqueue)(ib_store_t *st, const char *event, const char *booth, const char *user,
+                   bool only_here, ib_store_json_cb cb, void *arg);
+    /* Mark user (held by this node) away or back. Fire-and-forget. */
+    int (*away)(ib_store_t *st, const char *event, const char *booth, const char *user, bool away);
+    /* user resumed on this node: this node holds them (not away) in every
+     * queue they are in. cb: [{"booth","position"}]. */
+    int (*adopt)(ib_store_t *st, const char *event, const char *user, ib_store_json_cb cb,
+                 void *arg);
+    /* This node's live staff of booth (the wait estimate divides by all
+     * nodes' staff). Fire-and-forget. */
+    int (*staff)(ib_store_t *st, const char *event, const char *booth, unsigned n);
+    /* Take the oldest visitor who is not away (exactly once across nodes)
+     * into meeting `room_prefix`<n> with staff user `staff`. cb: {"user",
+     * "person","wait_ms","room"}, or JSON null when nobody is waiting. */
+    int (*next)(ib_store_t *st, const char *event, const char *booth, const char *staff,
+                const char *room_prefix, int64_t now, ib_store_json_cb cb, void *arg);
+    /* The queue, oldest first: {"q":[{"id","node","away"}],"lens":[..],
+     * "staff":n}. */
+    int (*read)(ib_store_t *st, const char *event, const char *booth, ib_store_json_cb cb,
+                void *arg);
+    /* Meeting `room` ended (counted once, whichever nodes report it).
+     * Fire-and-forget. */
+    int (*meet_end)(ib_store_t *st, const char *event, const char *booth, const char *room,
+                    int64_t now);
+    /* A lead with consent (lead: JSON without meeting_s; NULL withdraws it,
+     * fire-and-forget). cb: {"meeting_ms":n|null} (the visitor's last or
+     * current meeting), or err IB_ECONFLICT when the booth has `max` leads. */
+    int (*lead)(ib_store_t *st, const char *event, const char *booth, const char *user,
+                json_t *lead, int64_t now, size_t max, ib_store_json_cb cb, void *arg);
+    /* What the booth API shows: {"visits","meetings","in_meeting","queued",
+     * "waits":[ms, newest first],"leads":[lead with meeting_s, by "at"]}. */
+    int (*info)(ib_store_t *st, const char *event, const char *booth, ib_store_json_cb cb,
+                void *arg);
+} ib_store_booth_ops_t;
 
 typedef struct ib_store_ops {
     const char *name;
@@ -124,6 +184,8 @@ typedef struct ib_store_ops {
     /* "ok", "down" or "off" (no shared store: one node). */
     const char *(*health)(ib_store_t *st);
     void (*free)(ib_store_t *st);
+    /* Booths across nodes (above); NULL in the memory backend. */
+    const ib_store_booth_ops_t *booth;
 } ib_store_ops_t;
 
 struct ib_store {

@@ -486,6 +486,7 @@ static void hello_resume_done(void *arg, int err, json_t *rec)
             else if (r)
                 ib_room_maybe_free(r);
         }
+        ib__booth_resumed(s->user); /* before the old node lets go */
         /* After our joins (same channel, in order): the old node ends the
          * session without a `left` where the user stays. */
         const char *node = json_string_value(json_object_get(rec, "node"));
@@ -702,6 +703,10 @@ static void on_message(void *arg, const char *event, json_t *hdr, const char *pa
             ib__room_send_local(r, b, NULL, json_string_value(json_object_get(hdr, "from")));
             ib_buf_unref(b);
         }
+        return;
+    }
+    if (!strncmp(k, "booth.", 6)) {
+        ib__booth_bus(ev, k, hdr, payload, len); /* this node's own too */
         return;
     }
     if (self)

@@ -83,6 +83,15 @@ void ib__room_joined_remote(ib_room_t *r, const char *id);
 void ib__booth_meet_left(ib_room_t *r, int64_t now);
 void ib__booth_user_gone(ib_event_t *ev, const ib_user_t *u);
 void ib__event_free_booths(ib_event_t *ev);
+/* Several nodes: u's live sessions on this node may have changed (the
+ * queues mark it away or back, the booth's staff count). */
+void ib__booth_user_live(ib_user_t *u);
+/* Several nodes: u resumed onto this node; it holds u's queue places now
+ * (call before the old node hears of it). */
+void ib__booth_resumed(ib_user_t *u);
+/* Several nodes: a booth message from the bus ("booth.q": a queue changed;
+ * "booth.lead": a lead for this node's staff). */
+void ib__booth_bus(ib_event_t *ev, const char *kind, json_t *hdr, const char *payload, size_t len);
 
 /* Speed networking (sn.c) */
 void ib__sn_tick(ib_server_t *srv, int64_t now);

@@ -332,6 +332,7 @@ void ib_session_disconnected(ib_session_t *s, int64_t now)
     s->close_code = 0;
     s->close_reason = NULL;
     tl_append(s, TL_GRACE, now + srv->cfg->grace_ms);
+    ib__booth_user_live(s->user);
 }
 
 /* Resume: the detached (or still attached) session `old` takes over the
@@ -355,6 +356,7 @@ static void session_adopt(ib_session_t *old, ib_session_t *s, int64_t expires)
     old->close_code = 0;
     old->expires = expires;
     tl_remove(old);
+    ib__booth_user_live(old->user);
     srv->tr.bind(srv->tr.ctx, old->conn, old);
     s->conn = NULL; /* the connection moved: s must not count or unbind it */
     session_kill(s);
@@ -440,6 +442,7 @@ int ib__session_start(ib_session_t *s, const ib_claims_t *c, int64_t expires)
     s->state = IB_SESSION_LIVE;
     s->expires = expires;
     tl_remove(s);
+    ib__booth_user_live(u);
     return 0;
 }
 

@@ -2,7 +2,10 @@
  * Plain HTTP on the WebSocket port: /healthz, /metrics, POST /dev/token
  * (--dev only) and the web client's static files. Each request is answered
  * whole: the body is built in memory (all of these are small), headers are
- * written at once and the body from the HTTP_WRITEABLE callback.
+ * written at once and the body from the HTTP_WRITEABLE callback. The booth
+ * API with several nodes waits for Redis: its answer is kept (http_ready)
+ * and written from the next HTTP_WRITEABLE callbacks, headers then body; a
+ * connection that closes first leaves the answer to be dropped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,8 +28,25 @@
 
 #define IB_STATIC_MAX (8u << 20)
 
+/* An answer awaited from the shared store (booth API with several nodes):
+ * forgotten by the connection when it closes first. */
+typedef struct http_wait {
+    ib_conn_t *c;
+    struct lws *wsi;
+    bool csv;
+} http_wait_t;
+
 void ib__http_free(ib_conn_t *c)
 {
+    if (c->http_wait) {
+        ((http_wait_t *)c->http_wait)->c = NULL;
+        c->http_wait = NULL;
+    }
+    if (c->http_ready) {
+        free(c->http_ready->body);
+        free(c->http_ready);
+        c->http_ready = NULL;
+    }
     if (c->http) {
         free(c->http->body);
         free(c->http->extra_headers);
@@ -98,6 +118,14 @@ static int respond_error(struct lws *wsi, ib_conn_t *c, int status, const char *
 int ib__http_writeable(ib_node_t *node, struct lws *wsi, ib_conn_t *c)
 {
     (void)node;
+    if (c->http_ready) {
+        /* Headers now (from this callback), the body at the next one. */
+        ib_http_out_t *o = c->http_ready;
+        c->http_ready = NULL;
+        int rc = respond_raw(wsi, c, o->status, o->ctype, o->body, o->len);
+        free(o);
+        return rc;
+    }
     if (!c->http)
         return 0;
     int n = lws_write(wsi, (unsigned char *)c->http->body + LWS_PRE, c->http->len,
@@ -303,6 +331,52 @@ static bool wants_csv(struct lws *wsi)
            strstr(accept, "text/csv") != NULL;
 }
 
+/* The store answered: keep the response for the next writeable callback. */
+static void booth_api_answer(void *arg, json_t *v)
+{
+    http_wait_t *w = arg;
+    ib_conn_t *c = w->c;
+    if (!c) {
+        free(w);
+        return;
+    }
+    c->http_wait = NULL;
+    int status = v ? 200 : 503;
+    const char *ctype = "application/json";
+    char *text = NULL;
+    size_t len = 0;
+    if (!v) {
+        json_t *e = json_pack("{s:s,s:s}", "error", "unavailable", "message",
+                              "the shared store is unavailable");
+        text = e ? json_dumps(e, JSON_COMPACT) : NULL;
+        json_decref(e);
+    } else if (w->csv) {
+        text = ib_booth_csv(v, &len);
+        ctype = "text/csv; charset=utf-8";
+    } else {
+        text = json_dumps(v, JSON_COMPACT);
+    }
+    if (text && !w->csv)
+        len = strlen(text);
+    ib_http_out_t *o = calloc(1, sizeof(*o));
+    char *body = text ? malloc(LWS_PRE + len + 1) : NULL;
+    if (o && body) {
+        memcpy(body + LWS_PRE, text, len);
+        o->body = body;
+        o->len = len;
+        o->status = status;
+        o->ctype = ctype;
+        c->http_ready = o;
+        lws_callback_on_writable(w->wsi);
+    } else {
+        free(o);
+        free(body);
+        lws_set_timeout(w->wsi, PENDING_TIMEOUT_CLOSE_ACK, LWS_TO_KILL_ASYNC);
+    }
+    free(text);
+    free(w);
+}
+
 /* GET /api/booths/<booth>/leads and /api/booths/<booth>/stats */
 static int serve_booth_api(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char *rest)
 {
@@ -322,6 +396,22 @@ static int serve_booth_api(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const
     if (!ib_booth_may_export(claims.role, claims.booth, booth)) {
         ib_claims_clear(&claims);
         return respond_error(wsi, c, 403, "forbidden", "only this booth's staff or an admin");
+    }
+    bool csv = strcmp(what, "stats") && wants_csv(wsi);
+    http_wait_t *w = calloc(1, sizeof(*w));
+    if (w) {
+        /* Several nodes: every node's leads and stats, from the store. */
+        w->c = c;
+        w->wsi = wsi;
+        w->csv = csv;
+        c->http_wait = w;
+        if (ib_booth_api_async(node->srv, claims.event, booth, strcmp(what, "stats") != 0,
+                               booth_api_answer, w) == 0) {
+            ib_claims_clear(&claims);
+            return 0;
+        }
+        c->http_wait = NULL;
+        free(w);
     }
     ib_event_t *ev = ib_event_get(node->srv, claims.event, false);
     ib_claims_clear(&claims);

@@ -65,7 +65,9 @@ typedef struct ib_conn {
     const char *close_reason;
     ib_rx_t *rx;
     ib_http_out_t *http;
-    char *http_body; /* request body (POST) */
+    ib_http_out_t *http_ready; /* an answer that came later, headers not sent */
+    void *http_wait;           /* http.c: the answer awaited, if any */
+    char *http_body;           /* request body (POST) */
     size_t http_body_len;
     char *http_uri;
     bool http_post;

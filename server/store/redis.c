@@ -29,6 +29,7 @@
 #include "icebreaker/ib_ids.h"
 #include "icebreaker/ib_map.h"
 #include "icebreaker/ib_store_redis.h"
+#include "redis_internal.h"
 
 #define IB_REDIS_TTL_S 86400 /* keys of an idle room expire after a day */
 #define IB_REDIS_PING_MS 1000
@@ -81,6 +82,7 @@ struct rcmd {
     ib_store_history_cb history_cb;
     ib_store_json_cb json_cb;
     void (*ext_cb)(void); /* a callback of another type (cast back by its done) */
+    ib__redis_reply_cb reply_cb;
     void *arg;
     uint64_t seq;
     json_t *msg;
@@ -526,6 +528,39 @@ static int fire(redis_store_t *rs, int argc, const char **argv, const size_t *le
         lens = own;
     }
     return rcmd_send(c, argc, argv, lens);
+}
+
+/* --- for the other files of the backend (redis_internal.h) --- */
+
+static void reply_done(rcmd_t *c, redisReply *r, int err)
+{
+    c->reply_cb(c->arg, err, r);
+}
+
+int ib__redis_command(ib_store_t *st, int argc, const char **argv, const size_t *lens,
+                      ib__redis_reply_cb cb, void *arg)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    if (!cb)
+        return fire(rs, argc, argv, lens);
+    rcmd_t *c = rcmd_new(rs, reply_done);
+    if (!c)
+        return IB_ENOMEM;
+    c->reply_cb = cb;
+    c->arg = arg;
+    size_t own[argc > 0 ? argc : 1];
+    if (!lens) {
+        for (int i = 0; i < argc; i++)
+            own[i] = strlen(argv[i]);
+        lens = own;
+    }
+    return rcmd_send(c, argc, argv, lens);
+}
+
+const char *ib__redis_node_id(ib_store_t *st)
+{
+    redis_store_t *rs = (redis_store_t *)st;
+    return rs->node_id[0] ? rs->node_id : NULL;
 }
 
 /* "<header JSON with n>\n<payload>", malloc'ed. */
@@ -1245,8 +1280,10 @@ static void dead_events_done(rcmd_t *c, redisReply *r, int err)
         return;
     for (size_t i = 0; i < r->elements; i++) {
         const redisReply *e = r->element[i];
-        if (e->type == REDIS_REPLY_STRING && e->len <= IB_ID_MAX)
+        if (e->type == REDIS_REPLY_STRING && e->len <= IB_ID_MAX) {
             node_sync(rs, node, e->str, NULL, NULL, true);
+            ib__redis_booth_node_dead(&rs->base, node, e->str);
+        }
     }
     char k[256];
     snprintf(k, sizeof(k), "ib:{nodes}:events:%s", node);
@@ -1560,6 +1597,7 @@ static const ib_store_ops_t redis_ops = {
     .leaving = rs_leaving,
     .health = rs_health,
     .free = rs_free,
+    .booth = &ib__redis_booth_ops,
 };
 
 int ib_redis_url_parse(const char *url, char *host, size_t hostlen, int *port, int *db, char *err,
