@@ -439,10 +439,12 @@ test('metrics: docs/OPERATIONS.md, the Grafana dashboard and a live /metrics nam
   const used = new Set();
   for (const p of dash.panels) for (const t of p.targets || []) for (const m of t.expr.matchAll(/icebreaker_[a-z_]+/g)) used.add(m[0]);
   for (const m of used) assert.ok(m in live, `dashboard metric ${m} exists`);
-  for (const m of ['icebreaker_connections', 'icebreaker_messages_in_total', 'icebreaker_redis_up', 'icebreaker_sendq_drops_total']) {
+  // connections, messages, rounds, Redis health, queue drops (issue 10)
+  for (const m of ['icebreaker_connections', 'icebreaker_messages_in_total', 'icebreaker_sn_rounds_total', 'icebreaker_sn_sessions', 'icebreaker_redis_up', 'icebreaker_sendq_drops_total']) {
     assert.ok(used.has(m), `dashboard shows ${m}`);
   }
-  assert.ok([...used].some((m) => /sn|round/.test(m)) || JSON.stringify(dash).includes('sn.start'), 'dashboard shows rounds');
+  const ids = dash.panels.map((p) => p.id);
+  assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
 });
 
 // ---------------------------------------------------------------- live, on loopback
