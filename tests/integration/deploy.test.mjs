@@ -16,7 +16,6 @@
 // systemd as PID 1) is listed in docs/OPERATIONS.md.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -28,6 +27,7 @@ import { httpGet, httpsGet, parseProm } from './lib/raw.mjs';
 import { token } from './lib/jwt.mjs';
 import { waitFor, uniq, isChat } from './lib/util.mjs';
 import { freePort } from './lib/redis.mjs';
+import { run, startProc } from './lib/proc.mjs';
 
 const DEPLOY = path.join(REPO, 'deploy');
 const read = (p) => fs.readFileSync(path.join(REPO, p), 'utf8');
@@ -35,69 +35,6 @@ const read = (p) => fs.readFileSync(path.join(REPO, p), 'utf8');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'ib-deploy-'));
 fs.chmodSync(TMP, 0o755); // nginx workers run as nobody
 after(() => fs.rmSync(TMP, { recursive: true, force: true }));
-
-// ---------------------------------------------------------------- processes
-
-const procs = new Set();
-process.on('exit', () => {
-  for (const p of procs) {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
-
-/** Run a command to completion: {code, signal, stdout, stderr}. */
-function run(cmd, args, { timeoutMs = ms(20000), input, env } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    if (input !== undefined) child.stdin.end(input);
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')}: no exit within ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run ${cmd} (deploy/install-deps.sh test installs it): ${e.message}`));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-/** Start a long-running process (a proxy); stop() ends it by its pid. */
-function startProc(cmd, args) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const p = { child, pid: child.pid, out: '', exit: null };
-  child.stdout.setEncoding('utf8').on('data', (d) => (p.out = (p.out + d).slice(-20000)));
-  child.stderr.setEncoding('utf8').on('data', (d) => (p.out = (p.out + d).slice(-20000)));
-  p.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve((p.exit = { code, signal }))));
-  child.on('error', (e) => (p.out += `\ncannot start ${cmd}: ${e.message}`));
-  procs.add(p);
-  p.stop = async () => {
-    if (!p.exit) {
-      process.kill(p.pid, 'SIGTERM');
-      let timer;
-      const r = await Promise.race([p.exited, new Promise((res) => (timer = setTimeout(res, ms(5000))))]);
-      clearTimeout(timer);
-      if (!r) {
-        process.kill(p.pid, 'SIGKILL');
-        await p.exited;
-      }
-    }
-    procs.delete(p);
-  };
-  return p;
-}
-
 
 // ---------------------------------------------------------------- TLS
 
