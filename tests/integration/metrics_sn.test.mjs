@@ -11,6 +11,7 @@ import { startServer, ms } from './lib/server.mjs';
 import { connectUser, closeAll } from './lib/client.mjs';
 import { httpGet, parseProm } from './lib/raw.mjs';
 import { uniq } from './lib/util.mjs';
+import { freePort, startRedis, stopRedis, healthUntil } from './lib/redis.mjs';
 
 const PHASES = ['lobby', 'round', 'break', 'paused'];
 
@@ -22,9 +23,9 @@ after(async () => {
   await srv.stopClean();
 });
 
-/** {types, rounds, sessions: {phase: n}} from a live /metrics. */
-async function snMetrics() {
-  const r = await httpGet(srv, '/metrics');
+/** {types, rounds, sessions: {phase: n}} from a live /metrics (of `node`, default the shared one). */
+async function snMetrics(node = srv) {
+  const r = await httpGet(node, '/metrics');
   assert.equal(r.status, 200);
   const { types, samples } = parseProm(r.body);
   const rounds = samples.filter((s) => s.name === 'icebreaker_sn_rounds_total');
@@ -165,5 +166,55 @@ test('a participant leaving mid-round re-pairs without counting a round', async 
     await host.ok({ type: 'sn.stop', session });
   } finally {
     await closeAll(clients);
+  }
+});
+
+test('two nodes on one Redis: a session and its rounds count on the node that drives it only', async () => {
+  const port = await freePort();
+  const redis = await startRedis(port);
+  const nodes = [];
+  const clients = [];
+  try {
+    for (const id of ['ma', 'mb']) {
+      const n = await startServer({ args: ['--redis', `redis://127.0.0.1:${port}/0`, '--node-id', id, '--rate', '200', '--burst', '400'] });
+      nodes.push(n);
+      await healthUntil(n, (h) => h.json?.redis === 'ok', `${id}: redis ok`);
+    }
+    const [a, b] = nodes;
+    const event = uniq('c');
+    const lounge = `lounge:${event}`;
+    // The host and the participants on a; a lounge member on b hears the
+    // session's state (so b knows of the session) but drives nothing.
+    const host = await connectUser(a, { sub: `${event}-h`, role: 'host', event });
+    clients.push(host);
+    const far = await connectUser(b, { sub: `${event}-far`, event });
+    clients.push(far);
+    await far.ok({ type: 'join', room: lounge });
+    await host.ok({ type: 'join', room: lounge });
+    const people = [];
+    for (const p of ['x', 'y']) {
+      const c = await connectUser(a, { sub: `${event}-${p}`, event });
+      clients.push(c);
+      people.push(c);
+      await c.ok({ type: 'join', room: lounge });
+    }
+    const { session } = await host.ok({ type: 'sn.create', lounge, strategy: 'random', rounds: 1, round_s: 60, break_s: 0 });
+    await far.next(isState(session, (s) => s.phase === 'lobby'), ms(5000), 'b hears the lobby');
+    for (const c of people) await c.ok({ type: 'sn.join', session });
+    await host.ok({ type: 'sn.start', session });
+    for (const c of people) await c.next((m) => m.type === 'sn.match' && m.session === session && m.round === 1, ms(5000));
+    await far.next(isState(session, (s) => s.phase === 'round'), ms(5000), 'b hears round 1');
+    const [ma, mb] = [await snMetrics(a), await snMetrics(b)];
+    assert.deepEqual(ma.sessions, phases({ round: 1 }), 'the driving node counts the session');
+    assert.equal(ma.rounds, 1);
+    assert.deepEqual(mb.sessions, phases(), 'the other node does not count it again');
+    assert.equal(mb.rounds, 0, 'nor its round');
+    await host.ok({ type: 'sn.stop', session });
+    await far.next(isState(session, (s) => s.phase === 'ended'), ms(5000), 'b hears the end');
+    for (const n of nodes) assert.deepEqual((await snMetrics(n)).sessions, phases());
+  } finally {
+    await closeAll(clients);
+    for (const n of nodes) await n.stopClean();
+    await stopRedis(redis);
   }
 });
