@@ -614,6 +614,10 @@ test('docs/OPERATIONS.md: the two-node walkthrough (Redis, two nodes, haproxy wi
     const got = back(parts[i + 1]);
     assert.equal(got, st.out ?? '', `block ${i + 2} of the walkthrough prints what the doc shows:\n${st.cmd}\n${logs()}`);
   });
+  // The nodes said nothing alarming (sanitizer builds report in their logs).
+  for (const f of ['node-a.log', 'node-b.log']) {
+    assert.doesNotMatch(fs.readFileSync(path.join(dir, f), 'utf8'), /ERROR: (Address|Leak)Sanitizer|runtime error:|icebreaker error/, `${f}\n${logs()}`);
+  }
   // Redis shut down, haproxy and both nodes gone: nothing listens any more.
   for (const p of Object.values(ports)) {
     const open = await new Promise((res) => {
