@@ -107,14 +107,18 @@ char *ib_metrics_render(const ib_server_t *srv, size_t *len)
     for (size_t i = 0; i < IB_ARRAY_LEN(codes); i++)
         outf(&o, "icebreaker_closes_total{code=\"%d\"} %llu\n", codes[i],
              (unsigned long long)m->closes_by_code[codes[i]]);
-    /* Speed-networking sessions held by this node, by phase (ended ones
-     * stay for their report and feedback: not live, not counted). */
+    /* Speed-networking sessions this node drives, by phase: other nodes'
+     * sessions (stubs here) are counted where they are driven, and ended
+     * ones (kept for their report and feedback) are not live. */
     size_t by_phase[IB_SCHED_ENDED] = {0};
     const char *ek, *k;
     void *ev, *v;
     for (size_t i = 0; ib_map_next(&srv->events, &i, &ek, &ev);)
         for (size_t j = 0; ib_map_next(&((ib_event_t *)ev)->sn, &j, &k, &v);) {
-            ib_sched_phase_t ph = ib_sched_phase(((const ib_sn_t *)v)->sched);
+            const ib_sn_t *sn = v;
+            if (sn->stub)
+                continue;
+            ib_sched_phase_t ph = ib_sched_phase(sn->sched);
             if (ph < IB_SCHED_ENDED)
                 by_phase[ph]++;
         }
