@@ -233,8 +233,8 @@ void ib__room_left(ib_room_t *r, ib_user_t *u, int64_t now)
     (void)u;
     if (r->kind == IB_ROOM_MEET)
         ib__booth_meet_left(r, now);
-    else if (r->kind == IB_ROOM_PAIR)
-        ib__sn_pair_left(r, now);
+    else if (r->kind == IB_ROOM_PAIR && !r->ev->srv->draining)
+        ib__sn_pair_left(r, now); /* a drain hands the session over, nobody left */
 }
 
 void ib__room_joined_remote(ib_room_t *r, const char *id)
