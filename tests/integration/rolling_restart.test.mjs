@@ -17,7 +17,8 @@
 //   partners still reach each other with `signal` after each restart;
 // - the rounds go on: everyone gets rounds 1, 2 and 3 and the session ends
 //   after round 3; with `rotate`, four people meet each other once;
-// - nobody is seen leaving the lounge.
+// - nobody is seen leaving the lounge; afterwards no node counts a live
+//   session or keeps a pair: room.
 // Every wait has a deadline; every process is stopped by its pid.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -68,10 +69,15 @@ before(async () => {
 });
 
 after(async () => {
-  await lb?.stop();
-  for (const n of nodes) if (n && !n.exit) await n.stopClean();
-  await stopRedis(redis);
-  fs.rmSync(TMP, { recursive: true, force: true });
+  try {
+    await lb?.stop();
+    for (const n of nodes) if (n && !n.exit) await n.stopClean();
+  } finally {
+    // whatever failed above, nothing of ours is left running
+    for (const n of nodes) if (n && !n.exit) await n.stop();
+    await stopRedis(redis);
+    fs.rmSync(TMP, { recursive: true, force: true });
+  }
 });
 
 const isState = (session, pred = () => true) => (m) => m.type === 'sn.state' && m.session === session && pred(m);
@@ -238,11 +244,13 @@ test('rolling restart of both nodes during speed networking: every participant k
     const left = everyone.flatMap((p) => p.conns.flatMap((c) => c.log.filter((m) => m.type === 'presence' && m.room === lounge && m.state === 'left')));
     assert.deepEqual(left, [], 'no presence left during the restarts');
 
-    // The dashboard's view: the ended session is live on no node.
+    // The dashboard's view: the ended session is live on no node, and no
+    // node kept a pair: room (at most the lounge is left).
     for (const n of nodes) {
       const { samples } = parseProm((await httpGet(n, '/metrics')).body);
-      const live = samples.filter((s) => s.name === 'icebreaker_sn_sessions').reduce((a, s) => a + s.value, 0);
-      assert.equal(live, 0, `${n.node}: no live session after the end`);
+      const sum = (name) => samples.filter((s) => s.name === name).reduce((a, s) => a + s.value, 0);
+      assert.equal(sum('icebreaker_sn_sessions'), 0, `${n.node}: no live session after the end`);
+      assert.ok(sum('icebreaker_rooms') <= 1, `${n.node}: rooms after the end: ${sum('icebreaker_rooms')}`);
     }
   } finally {
     await closeAll(everyone.flatMap((p) => p.conns));
