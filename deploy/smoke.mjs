@@ -107,6 +107,21 @@ class User {
     this.name = this.hello.user.id;
     return before;
   }
+
+  /** Closed by the server: a draining node's 1001 is followed by a resume. */
+  onClose(code) {
+    if (stopping) return;
+    if (code !== 1001) fail(`${this.name}: closed with ${code}, expected 1001 (a draining node)`);
+    const from = this.hello.node;
+    stats.drains[from] = (stats.drains[from] ?? 0) + 1;
+    this.busy = (async () => {
+      await this.connect();
+      const before = await this.sayHello();
+      if (!this.hello.resumed || this.hello.session !== before.session) fail(`${this.name}: not resumed: ${JSON.stringify(this.hello)}`);
+      stats.resumed++;
+      if (this.hello.node !== from) stats.otherNode++;
+    })();
+  }
 }
 
 const users = tokens.map((t) => new User(t));
@@ -124,20 +139,6 @@ async function chat(from, to, text) {
   await to.next((m) => m.type === 'chat' && m.seq === ok.seq && m.text === text, `chat ${ok.seq}`);
 }
 
-User.prototype.onClose = function (code) {
-  if (stopping) return;
-  if (code !== 1001) fail(`${this.name}: closed with ${code}, expected 1001 (a draining node)`);
-  const from = this.hello.node;
-  stats.drains[from] = (stats.drains[from] ?? 0) + 1;
-  this.busy = (async () => {
-    await this.connect();
-    const before = await this.sayHello();
-    if (!this.hello.resumed || this.hello.session !== before.session) fail(`${this.name}: not resumed: ${JSON.stringify(this.hello)}`);
-    stats.resumed++;
-    if (this.hello.node !== from) stats.otherNode++;
-  })();
-};
-
 for (const u of users) {
   await u.connect();
   await u.sayHello();
@@ -149,6 +150,7 @@ await a.next((m) => m.type === 'presence' && m.user.id === b.name && m.state ===
 // From here on nobody may be seen leaving the lounge.
 watchLeft = true;
 seq = joined.history.length ? joined.history[joined.history.length - 1].seq : 0;
+const firstSeq = seq + 1;
 await chat(a, b, `hello from ${a.hello.node}`);
 const nodes = new Set(users.map((u) => u.hello.node));
 console.log(`ready: ${users.length} users in ${ROOM} on ${nodes.size} node(s), the second sees ${joined.members.length} members, chat delivered`);
@@ -167,7 +169,7 @@ async function summary() {
   await chat(b, a, 'after the restarts, from the second');
   console.log(`drains: ${total} closes with 1001 (${drains || 'none'})`);
   console.log(`resumed: ${stats.resumed} of ${total}, ${stats.otherNode} on another node, same session`);
-  console.log(`chats: seq 1 to ${seq} delivered in order, both still in ${ROOM}`);
+  console.log(`chats: seq ${firstSeq} to ${seq} delivered in order, both still in ${ROOM}`);
   console.log(`left events: ${stats.left}`);
   for (const u of users) u.ws.close(1000);
   const ok = stats.resumed === total && stats.left === 0;
