@@ -136,6 +136,7 @@ async function restart(i, everyone, session) {
   );
   const exit = await old.waitExit(WAIT);
   assert.deepEqual(exit, { code: 0, signal: null }, `${id} exits 0 after its drain\n${old.describe()}`);
+  assert.doesNotMatch(old.stderr, /ERROR: (Address|Leak)Sanitizer|runtime error:/, `${id}: sanitizer report\n${old.describe()}`);
   await startNode(i, old.port);
   return drained.length;
 }
