@@ -610,8 +610,9 @@ void ib__cluster_room_put(ib_event_t *ev, const char *room, const char *leave, c
     room_put_local(ev, room, leave, user, allow, buf);
     if (!ib__cluster(ev->srv))
         return;
-    json_t *hdr =
-        json_pack("{s:s,s:s,s:O}", "k", "rp", "id", user, "allow", allow ? allow : json_array());
+    /* "o" takes the reference: a new empty array, or one more of allow. */
+    json_t *hdr = json_pack("{s:s,s:s,s:o}", "k", "rp", "id", user, "allow",
+                            allow ? json_incref(allow) : json_array());
     if (hdr && room)
         json_object_set_new(hdr, "room", json_string(room));
     if (hdr && leave)
