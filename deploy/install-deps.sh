@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The one place that installs Debian packages for Icebreaker.
-#   deploy/install-deps.sh run    what building and running a node needs
-#   deploy/install-deps.sh test   + test tools (cmocka, redis, clang, node, chromium,
-#                                 and what tests/integration/deploy.test.mjs checks the
-#                                 deploy/ files with: systemd-analyze, haproxy, nginx,
-#                                 PyYAML for /usr/bin/python3)
+#   deploy/install-deps.sh run      what building and running a node needs
+#   deploy/install-deps.sh cluster  + a local cluster behind TLS (docs/OPERATIONS.md,
+#                                   deploy/cluster.sh): redis-server, haproxy, and
+#                                   node + npm for deploy/smoke.mjs
+#   deploy/install-deps.sh test     + test tools (cmocka, redis, clang, node, chromium,
+#                                   and what tests/integration/deploy.test.mjs checks the
+#                                   deploy/ files with: systemd-analyze, haproxy, nginx,
+#                                   PyYAML for /usr/bin/python3)
+#   deploy/install-deps.sh MODE --list   print the packages of MODE, install nothing
 # Safe to run twice: apt-get skips what is installed; apt lists are refreshed
 # only when a package is missing.
 set -euo pipefail
@@ -13,10 +17,18 @@ what=${1:-run}
 pkgs=(build-essential cmake pkg-config
       libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libjansson-dev
       libhiredis-dev libssl-dev openssl curl ca-certificates)
-if [ "$what" = test ]; then
-  pkgs+=(libcmocka-dev redis-server clang llvm libclang-rt-14-dev
-         nodejs npm valgrind clang-format haproxy chromium fonts-dejavu-core
-         systemd nginx-light python3-yaml)
+case "$what" in
+  run) ;;
+  cluster) pkgs+=(redis-server haproxy nodejs npm) ;;
+  test)
+    pkgs+=(libcmocka-dev redis-server clang llvm libclang-rt-14-dev
+           nodejs npm valgrind clang-format haproxy chromium fonts-dejavu-core
+           systemd nginx-light python3-yaml) ;;
+  *) echo "install-deps.sh: run, cluster or test, not '$what'" >&2; exit 2 ;;
+esac
+if [ "${2:-}" = --list ]; then
+  printf '%s\n' "${pkgs[@]}"
+  exit 0
 fi
 
 missing=()

@@ -108,7 +108,8 @@ struct ib_session {
       "sessions closed with 4003 because their send queue was full")                               \
     X(rate_limited, "icebreaker_rate_limited_total", "messages refused by the rate limit")         \
     X(chat_messages, "icebreaker_chat_messages_total", "chat messages accepted")                   \
-    X(presence_events, "icebreaker_presence_events_total", "presence changes announced")
+    X(presence_events, "icebreaker_presence_events_total", "presence changes announced")           \
+    X(sn_rounds, "icebreaker_sn_rounds_total", "speed-networking rounds started on this node")
 
 typedef struct ib_metrics {
 #define IB__CTR_FIELD(f, name, help) uint64_t f;

@@ -497,6 +497,8 @@ static void hello_resume_done(void *arg, int err, json_t *rec)
         srv->metrics.resumes++;
     }
     ib__hello_reply(s, p->id, ok, srv->now);
+    if (ok)
+        ib__sn_resumed(s, srv->now);
     ib__session_replay(s, srv->now);
 out_release:
     ib__session_release(s);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core_internal.h"
+#include "sn_internal.h"
 
 typedef struct out {
     char *buf;
@@ -106,6 +107,26 @@ char *ib_metrics_render(const ib_server_t *srv, size_t *len)
     for (size_t i = 0; i < IB_ARRAY_LEN(codes); i++)
         outf(&o, "icebreaker_closes_total{code=\"%d\"} %llu\n", codes[i],
              (unsigned long long)m->closes_by_code[codes[i]]);
+    /* Speed-networking sessions this node drives, by phase: other nodes'
+     * sessions (stubs here) are counted where they are driven, and ended
+     * ones (kept for their report and feedback) are not live. */
+    size_t by_phase[IB_SCHED_ENDED] = {0};
+    const char *ek, *k;
+    void *ev, *v;
+    for (size_t i = 0; ib_map_next(&srv->events, &i, &ek, &ev);)
+        for (size_t j = 0; ib_map_next(&((ib_event_t *)ev)->sn, &j, &k, &v);) {
+            const ib_sn_t *sn = v;
+            if (sn->stub)
+                continue;
+            ib_sched_phase_t ph = ib_sched_phase(sn->sched);
+            if (ph < IB_SCHED_ENDED)
+                by_phase[ph]++;
+        }
+    outf(&o, "# HELP icebreaker_sn_sessions Live speed-networking sessions on this node, by phase\n"
+             "# TYPE icebreaker_sn_sessions gauge\n");
+    for (int ph = IB_SCHED_LOBBY; ph < IB_SCHED_ENDED; ph++)
+        outf(&o, "icebreaker_sn_sessions{phase=\"%s\"} %zu\n", ib_sched_phase_name(ph),
+             by_phase[ph]);
     const char *redis = srv->store->ops->health(srv->store);
     outf(&o,
          "# HELP icebreaker_redis_up 1 when the shared store answers, 0 when Redis is down (1 in "

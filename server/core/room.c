@@ -68,6 +68,8 @@ void ib_event_maybe_free(ib_event_t *ev)
     free(ev);
 }
 
+static void room_release(ib_room_t *r);
+
 void ib__event_destroy(ib_event_t *ev)
 {
     ib__event_free_moderation(ev);
@@ -75,8 +77,11 @@ void ib__event_destroy(ib_event_t *ev)
     ib__event_free_sn(ev);
     const char *k;
     void *v;
+    /* Rooms still here when the server stops (server-made rooms pinned by
+     * the cluster outlive their last local member): free them too. Their
+     * members are gone (every session ended before). */
     for (size_t i = 0; ib_map_next(&ev->rooms, &i, &k, &v);)
-        ib__cluster_room_free(v);
+        room_release(v);
     ib__cluster_event_gone(ev);
     ib_map_del(&ev->srv->events, ev->id);
     ib_map_free(&ev->users);
@@ -182,6 +187,22 @@ err:
     return NULL;
 }
 
+/* r's own memory, once it is out of its event's map (or the map goes). */
+static void room_release(ib_room_t *r)
+{
+    ib_map_free(&r->by_user);
+    ib__room_page_drop(r);
+    ib__cluster_room_free(r);
+    /* allowed maps user id -> strdup'ed id (keys owned by values) */
+    const char *k;
+    void *v;
+    for (size_t i = 0; ib_map_next(&r->allowed, &i, &k, &v);)
+        free(v);
+    ib_map_free(&r->allowed);
+    free(r->id);
+    free(r);
+}
+
 void ib_room_maybe_free(ib_room_t *r)
 {
     if (!r || r->count || r->pins)
@@ -201,18 +222,8 @@ void ib_room_maybe_free(ib_room_t *r)
         srv->store->ops->room_gone(srv->store, r->ev->id, r->id);
     ib_map_del(&r->ev->rooms, r->id);
     srv->n_rooms--;
-    ib_map_free(&r->by_user);
-    ib__room_page_drop(r);
-    ib__cluster_room_free(r);
-    /* allowed maps user id -> strdup'ed id (keys owned by values) */
-    const char *k;
-    void *v;
-    for (size_t i = 0; ib_map_next(&r->allowed, &i, &k, &v);)
-        free(v);
-    ib_map_free(&r->allowed);
     ib_event_t *ev = r->ev;
-    free(r->id);
-    free(r);
+    room_release(r);
     ib_event_maybe_free(ev);
 }
 
@@ -233,8 +244,8 @@ void ib__room_left(ib_room_t *r, ib_user_t *u, int64_t now)
     (void)u;
     if (r->kind == IB_ROOM_MEET)
         ib__booth_meet_left(r, now);
-    else if (r->kind == IB_ROOM_PAIR)
-        ib__sn_pair_left(r, now);
+    else if (r->kind == IB_ROOM_PAIR && !r->ev->srv->draining)
+        ib__sn_pair_left(r, now); /* a drain hands the session over, nobody left */
 }
 
 void ib__room_joined_remote(ib_room_t *r, const char *id)

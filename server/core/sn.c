@@ -356,6 +356,7 @@ static void apply(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now)
             broadcast(sn, state_msg(sn, e->phase, e->round, e->ends_at, now));
             break;
         case IB_SCHED_EV_ROUND_START:
+            sn->ev->srv->metrics.sn_rounds++;
             json_array_append_new(sn->history,
                                   json_pack("{s:I,s:I,s:[],s:[]}", "round", (json_int_t)e->round,
                                             "started", (json_int_t)e->at, "groups", "byes"));

@@ -185,6 +185,21 @@ static void takeover_done(void *arg, int err, json_t *doc)
     json_t *st = ib__sn_state_json(sn, srv->now);
     ib__sn_cluster_state(sn, st);
     json_decref(st);
+    /* Participants who resumed here while this node was a stub asked the
+     * old driver for their match, which it no longer answered (it was
+     * handing over): give the match again to those connected here. */
+    ib_sched_phase_t ph = ib_sched_phase(sn->sched);
+    const char *k;
+    void *v;
+    for (size_t i = 0;
+         (ph == IB_SCHED_ROUND || ph == IB_SCHED_PAUSED) && ib_map_next(&sn->people, &i, &k, &v);) {
+        ib_sn_person_t *p = v;
+        ib_user_t *u =
+            p->match && p->round == ib_sched_round(sn->sched) ? ib_user_find(ev, p->id) : NULL;
+        for (ib_session_t *s = u ? u->sessions : NULL; s; s = s->unext)
+            if (s->conn)
+                ib_session_send_json(s, json_incref(p->match));
+    }
     free(t);
 }
 

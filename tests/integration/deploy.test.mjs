@@ -16,8 +16,8 @@
 // systemd as PID 1) is listed in docs/OPERATIONS.md.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -27,6 +27,7 @@ import { httpGet, httpsGet, parseProm } from './lib/raw.mjs';
 import { token } from './lib/jwt.mjs';
 import { waitFor, uniq, isChat } from './lib/util.mjs';
 import { freePort } from './lib/redis.mjs';
+import { run, startProc } from './lib/proc.mjs';
 
 const DEPLOY = path.join(REPO, 'deploy');
 const read = (p) => fs.readFileSync(path.join(REPO, p), 'utf8');
@@ -34,69 +35,6 @@ const read = (p) => fs.readFileSync(path.join(REPO, p), 'utf8');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'ib-deploy-'));
 fs.chmodSync(TMP, 0o755); // nginx workers run as nobody
 after(() => fs.rmSync(TMP, { recursive: true, force: true }));
-
-// ---------------------------------------------------------------- processes
-
-const procs = new Set();
-process.on('exit', () => {
-  for (const p of procs) {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
-
-/** Run a command to completion: {code, signal, stdout, stderr}. */
-function run(cmd, args, { timeoutMs = ms(20000), input, env } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    if (input !== undefined) child.stdin.end(input);
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')}: no exit within ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run ${cmd} (deploy/install-deps.sh test installs it): ${e.message}`));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-/** Start a long-running process (a proxy); stop() ends it by its pid. */
-function startProc(cmd, args) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const p = { child, pid: child.pid, out: '', exit: null };
-  child.stdout.setEncoding('utf8').on('data', (d) => (p.out = (p.out + d).slice(-20000)));
-  child.stderr.setEncoding('utf8').on('data', (d) => (p.out = (p.out + d).slice(-20000)));
-  p.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve((p.exit = { code, signal }))));
-  child.on('error', (e) => (p.out += `\ncannot start ${cmd}: ${e.message}`));
-  procs.add(p);
-  p.stop = async () => {
-    if (!p.exit) {
-      process.kill(p.pid, 'SIGTERM');
-      let timer;
-      const r = await Promise.race([p.exited, new Promise((res) => (timer = setTimeout(res, ms(5000))))]);
-      clearTimeout(timer);
-      if (!r) {
-        process.kill(p.pid, 'SIGKILL');
-        await p.exited;
-      }
-    }
-    procs.delete(p);
-  };
-  return p;
-}
-
 
 // ---------------------------------------------------------------- TLS
 
@@ -439,10 +377,12 @@ test('metrics: docs/OPERATIONS.md, the Grafana dashboard and a live /metrics nam
   const used = new Set();
   for (const p of dash.panels) for (const t of p.targets || []) for (const m of t.expr.matchAll(/icebreaker_[a-z_]+/g)) used.add(m[0]);
   for (const m of used) assert.ok(m in live, `dashboard metric ${m} exists`);
-  for (const m of ['icebreaker_connections', 'icebreaker_messages_in_total', 'icebreaker_redis_up', 'icebreaker_sendq_drops_total']) {
+  // connections, messages, rounds, Redis health, queue drops (issue 10)
+  for (const m of ['icebreaker_connections', 'icebreaker_messages_in_total', 'icebreaker_sn_rounds_total', 'icebreaker_sn_sessions', 'icebreaker_redis_up', 'icebreaker_sendq_drops_total']) {
     assert.ok(used.has(m), `dashboard shows ${m}`);
   }
-  assert.ok([...used].some((m) => /sn|round/.test(m)) || JSON.stringify(dash).includes('sn.start'), 'dashboard shows rounds');
+  const ids = dash.panels.map((p) => p.id);
+  assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
 });
 
 // ---------------------------------------------------------------- live, on loopback
@@ -583,6 +523,109 @@ test('docs/OPERATIONS.md: the one-node-behind-TLS walkthrough runs as written (p
   assert.match(out, /icebreaker_chat_messages_total 1\n/);
   assert.match(out, /signal 15: draining/);
   await waitFor(() => !fs.existsSync(path.join(dir, 'nginx.pid')), { what: 'the walkthrough\'s nginx to stop' });
+});
+
+/**
+ * The shell blocks of a section of docs/OPERATIONS.md, each with the output
+ * block shown right after it (null when none): [{cmd, out}].
+ */
+function docSteps(title, nextTitle) {
+  const doc = read('docs/OPERATIONS.md');
+  const from = doc.indexOf(title);
+  const to = doc.indexOf(nextTitle, from);
+  assert.ok(from >= 0 && to > from, `docs/OPERATIONS.md has "${title}" before "${nextTitle}"`);
+  const sec = doc.slice(from, to);
+  const fences = [...sec.matchAll(/^```(\w*)\n([\s\S]*?)^```\n/gm)].map((m) => ({ lang: m[1], body: m[2], start: m.index, end: m.index + m[0].length }));
+  const steps = [];
+  fences.forEach((f, i) => {
+    if (f.lang === 'sh') steps.push({ cmd: f.body, out: null });
+    else if (f.lang === '') {
+      const prev = fences[i - 1];
+      assert.ok(prev?.lang === 'sh' && sec.slice(prev.end, f.start).trim() === '', `an output block right after its commands: ${f.body.slice(0, 80)}`);
+      steps.at(-1).out = f.body;
+    }
+  });
+  return steps;
+}
+
+test('deploy/install-deps.sh cluster: the packages the two-node walkthrough needs, all installed here', async () => {
+  const r = await run(path.join(DEPLOY, 'install-deps.sh'), ['cluster', '--list']);
+  assert.equal(r.code, 0, r.stderr);
+  const pkgs = r.stdout.trim().split('\n');
+  const runPkgs = (await run(path.join(DEPLOY, 'install-deps.sh'), ['run', '--list'])).stdout.trim().split('\n');
+  for (const p of runPkgs) assert.ok(pkgs.includes(p), `cluster includes run's ${p}`);
+  for (const p of ['redis-server', 'haproxy', 'openssl', 'curl', 'nodejs', 'npm']) assert.ok(pkgs.includes(p), `cluster installs ${p}`);
+  const q = await run('dpkg-query', ['-W', '-f=${Package} ${Status}\n', ...pkgs]);
+  for (const p of pkgs) {
+    // node and npm may come from elsewhere than Debian (the script keeps them)
+    if ((p === 'nodejs' || p === 'npm') && (await run('sh', ['-c', `command -v ${p === 'nodejs' ? 'node' : 'npm'}`])).code === 0) continue;
+    assert.match(q.stdout, new RegExp(`^${p.replace(/[.+]/g, '\\$&')} install ok installed$`, 'm'), `${p} is installed`);
+  }
+  const bad = await run(path.join(DEPLOY, 'install-deps.sh'), ['cluster-typo', '--list']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /run, cluster or test/);
+});
+
+test('docs/OPERATIONS.md: the two-node walkthrough (Redis, two nodes, haproxy with TLS, a rolling restart) runs as written and prints what it shows', async () => {
+  const steps = docSteps('## Two nodes behind TLS on loopback', '## Upgrades without losing a round');
+  assert.ok(steps.length >= 8, `shell blocks in the walkthrough: ${steps.length}`);
+  // the first block installs packages and builds: scripts/test.sh has done both
+  assert.match(steps[0].cmd, /^deploy\/install-deps\.sh cluster$/m);
+  assert.match(steps[0].cmd, /^npm ci$/m);
+  assert.match(steps[0].cmd, /cmake --build --preset default/);
+  assert.equal(steps[0].out, null);
+  const dir = path.join(TMP, 'cluster-walk');
+  const ports = { 16379: await freePort(), 18081: await freePort(), 18082: await freePort(), 18000: await freePort(), 18443: await freePort() };
+  const local = (text) => {
+    let t = text.replaceAll('/tmp/ib-cluster', dir).replaceAll('build/icebreaker', BIN);
+    for (const [doc, real] of Object.entries(ports)) t = t.replaceAll(doc, String(real));
+    return t;
+  };
+  const back = (text) => {
+    // (HTTP header lines end in CR LF; a terminal shows them as plain lines)
+    let t = text.replaceAll('\r\n', '\n').replaceAll(dir, '/tmp/ib-cluster');
+    for (const [doc, real] of Object.entries(ports)) t = t.replaceAll(String(real), doc);
+    return t;
+  };
+  for (const st of steps.slice(1)) for (const doc of Object.keys(ports)) assert.doesNotMatch(local(st.cmd), new RegExp(`\\b${doc}\\b`), 'every port substituted');
+  // One bash runs every block in order (as a reader's terminal would), its
+  // stderr with its stdout, a marker between blocks. On any failure the trap
+  // stops what the walkthrough started, by pid.
+  const prologue = [
+    'set -eu',
+    'exec 2>&1',
+    `cleanup() { for j in $(jobs -p); do kill "$j" 2>/dev/null || true; done; if [ -f ${dir}/redis.pid ]; then kill "$(cat ${dir}/redis.pid)" 2>/dev/null || true; fi; }`,
+    'trap cleanup EXIT',
+    '',
+  ].join('\n');
+  const body = steps
+    .slice(1)
+    .map((st, i) => `echo '@@@ step ${i + 1}'\n${local(st.cmd)}`)
+    .join('\n');
+  const r = await run('bash', ['-c', prologue + body + "\necho '@@@ end'\n"], { timeoutMs: ms(90000), env: { PATH: process.env.PATH } });
+  const logs = () =>
+    ['node-a.log', 'node-b.log', 'haproxy.log', 'smoke.log', 'redis.log']
+      .map((f) => `--- ${f}\n${fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), 'utf8').slice(-3000) : '(none)'}`)
+      .join('\n');
+  assert.equal(r.code, 0, `walkthrough exit ${r.code}\n${r.stdout}${r.stderr}\n${logs()}`);
+  const parts = r.stdout.split(/^@@@ (?:step \d+|end)\n/m);
+  assert.equal(parts.length, steps.length + 1, r.stdout);
+  steps.slice(1).forEach((st, i) => {
+    const got = back(parts[i + 1]);
+    assert.equal(got, st.out ?? '', `block ${i + 2} of the walkthrough prints what the doc shows:\n${st.cmd}\n${logs()}`);
+  });
+  // The nodes said nothing alarming (sanitizer builds report in their logs).
+  for (const f of ['node-a.log', 'node-b.log']) {
+    assert.doesNotMatch(fs.readFileSync(path.join(dir, f), 'utf8'), /ERROR: (Address|Leak)Sanitizer|runtime error:|icebreaker error/, `${f}\n${logs()}`);
+  }
+  // Redis shut down, haproxy and both nodes gone: nothing listens any more.
+  for (const p of Object.values(ports)) {
+    const open = await new Promise((res) => {
+      const sock = net.connect(p, '127.0.0.1', () => (sock.end(), res(true)));
+      sock.on('error', () => res(false));
+    });
+    assert.equal(open, false, `port ${p} still open after the walkthrough`);
+  }
 });
 
 // The secret the lib's tokens are signed with is the one startServer() gives.
