@@ -807,6 +807,10 @@ int ib__sn_verb(ib_sn_t *sn, const char *verb, const ib_sn_actor_t *who, json_t 
         return verb_feedback(sn, who, msg, now, why, ok, ctx);
     if (!strcmp(verb, "sync"))
         return verb_sync(sn, who, now, ok, ctx);
+    if (!strcmp(verb, "report")) { /* the HTTP API of another node */
+        ok(ctx, json_pack("{s:o}", "report", ib_sn_report_json(sn->ev, sn->id, now)));
+        return 0;
+    }
     *why = "unknown verb";
     return IB_EBADREQ;
 }

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "icebreaker/ib_sn.h"
 #include "sn_internal.h"
 
 #define IB_SN_LEASE_TTL_MS 5000
@@ -434,13 +435,17 @@ void ib__sn_cluster_event_new(ib_event_t *ev)
 /* --- forwarding --- */
 
 typedef struct waiter {
-    ib_pending_t *p;
+    ib_pending_t *p;    /* a client's verb, or: */
+    ib_sn_report_cb cb; /* an HTTP report */
+    void *cb_arg;
     int64_t deadline;
     char key[24];
 } waiter_t;
 
 static json_t *actor_json(const ib_user_t *u)
 {
+    if (!u) /* the HTTP API */
+        return json_pack("{s:s,s:s}", "id", "http", "name", "http");
     return json_pack("{s:s,s:s,s:s?,s:O?}", "id", u->id, "name", u->name, "headline", u->headline,
                      "profile", u->profile);
 }
@@ -497,7 +502,10 @@ void ib__sn_cluster_expire(ib_server_t *srv, int64_t now)
         if (now < w->deadline)
             continue;
         ib_map_del(&srv->sn_wait, w->key);
-        ib__pending_error(w->p, IB_EUNAVAIL, "the node running this session did not answer");
+        if (w->p)
+            ib__pending_error(w->p, IB_EUNAVAIL, "the node running this session did not answer");
+        else
+            w->cb(w->cb_arg, NULL);
         free(w);
         i = 0; /* the map changed: start over (few waiters) */
     }
@@ -509,9 +517,13 @@ void ib__sn_cluster_free(ib_server_t *srv)
     void *v;
     for (size_t i = 0; ib_map_next(&srv->sn_wait, &i, &k, &v);) {
         waiter_t *w = v;
-        ib__session_release(w->p->s);
-        json_decref(w->p->id);
-        free(w->p);
+        if (w->p) {
+            ib__session_release(w->p->s);
+            json_decref(w->p->id);
+            free(w->p);
+        } else {
+            w->cb(w->cb_arg, NULL);
+        }
         free(w);
     }
     ib_map_free(&srv->sn_wait);
@@ -596,7 +608,10 @@ static void on_answer(ib_server_t *srv, json_t *hdr)
         return;
     ib_map_del(&srv->sn_wait, w->key);
     int rc = (int)json_integer_value(json_object_get(hdr, "rc"));
-    if (rc == 0) {
+    if (!w->p) {
+        json_t *f = json_object_get(hdr, "f");
+        w->cb(w->cb_arg, rc == 0 && json_is_object(f) ? json_object_get(f, "report") : NULL);
+    } else if (rc == 0) {
         json_t *f = json_object_get(hdr, "f");
         ib__pending_ok(w->p, json_is_object(f) ? json_incref(f) : NULL);
     } else {
@@ -622,4 +637,31 @@ void ib__sn_cluster_message(ib_event_t *ev, const char *k, json_t *hdr)
     } else if (!strcmp(k, "sa")) {
         on_answer(ev->srv, hdr);
     }
+}
+
+int ib_sn_report_async(ib_server_t *srv, const char *event, const char *id, ib_sn_report_cb cb,
+                       void *arg)
+{
+    ib_event_t *ev = cluster_on(srv) ? ib_event_get(srv, event, false) : NULL;
+    ib_sn_t *sn = ev ? ib_map_get(&ev->sn, id) : NULL;
+    if (!sn || !sn->stub || !sn->owner[0])
+        return -1;
+    waiter_t *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -1;
+    w->cb = cb;
+    w->cb_arg = arg;
+    uint64_t q = ++srv->sn_q;
+    snprintf(w->key, sizeof(w->key), "%llu", (unsigned long long)q);
+    w->deadline = srv->now + IB_SN_FORWARD_MS;
+    if (ib_map_put(&srv->sn_wait, w->key, w)) {
+        free(w);
+        return -1;
+    }
+    if (publish_request(sn, NULL, "report", NULL, q)) {
+        ib_map_del(&srv->sn_wait, w->key);
+        free(w);
+        return -1;
+    }
+    return 0;
 }

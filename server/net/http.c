@@ -444,10 +444,25 @@ static int serve_sn_report(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const
         return respond_error(wsi, c, 401, "unauthorized", "a valid Bearer token is required");
     bool allowed = claims.role == IB_ROLE_HOST || claims.role == IB_ROLE_ADMIN;
     ib_event_t *ev = ib_event_get(node->srv, claims.event, false);
-    ib_claims_clear(&claims);
-    if (!allowed)
+    if (!allowed) {
+        ib_claims_clear(&claims);
         return respond_error(wsi, c, 403, "forbidden", "hosts and admins only");
+    }
     json_t *rep = ib_id_valid(id) ? ib_sn_report_json(ev, id, ib__now_ms()) : NULL;
+    /* Several nodes: a session driven by another node answers through it. */
+    http_wait_t *w = !rep && ib_id_valid(id) ? calloc(1, sizeof(*w)) : NULL;
+    if (w) {
+        w->c = c;
+        w->wsi = wsi;
+        c->http_wait = w;
+        if (ib_sn_report_async(node->srv, claims.event, id, booth_api_answer, w) == 0) {
+            ib_claims_clear(&claims);
+            return 0;
+        }
+        c->http_wait = NULL;
+        free(w);
+    }
+    ib_claims_clear(&claims);
     if (!rep)
         return respond_error(wsi, c, 404, "not_found", "no such session in your event");
     return respond_json(wsi, c, 200, rep);

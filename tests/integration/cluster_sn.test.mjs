@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { startServer, ms } from './lib/server.mjs';
 import { connect, connectUser, closeAll } from './lib/client.mjs';
 import { token as mintToken } from './lib/jwt.mjs';
+import { httpGet } from './lib/raw.mjs';
 import { freePort, startRedis, stopRedis, healthUntil } from './lib/redis.mjs';
 
 const GRACE = 1500;
@@ -114,6 +115,21 @@ test('participants on other nodes: forwarded verbs and errors, matches, pair roo
 
   await host.ok({ type: 'sn.stop', session });
   for (const p of [x, y, host]) await p.next(isState(session, (m) => m.phase === 'ended'), WAIT, `${p.label} hears ended`);
+
+  // The report from any node: the driving node answers for the others.
+  const auth = (claims) => ({ headers: { authorization: `Bearer ${mintToken(claims)}` } });
+  const hostAuth = auth({ sub: 'h3', role: 'host', event: ev });
+  for (const srv of [a, b, c]) {
+    const rep = await httpGet(srv, `/api/sessions/${session}/report`, hostAuth);
+    assert.equal(rep.status, 200, `report from node ${srv.args.join(' ')}`);
+    assert.equal(rep.json.session, session);
+    assert.equal(rep.json.phase, 'ended');
+    assert.equal(rep.json.rounds_run, 1);
+    assert.deepEqual(rep.json.history[0].groups.map((g) => [...g].sort()), [['x', 'y']]);
+    assert.deepEqual(rep.json.connections, [{ a: 'x', b: 'y', round: 1 }]);
+  }
+  assert.equal((await httpGet(b, `/api/sessions/${session}/report`, auth({ sub: 'x', event: ev }))).status, 403);
+  assert.equal((await httpGet(b, `/api/sessions/sn-00000000/report`, hostAuth)).status, 404);
   await closeAll([host, x, y, outsider, cohost]);
 });
 
