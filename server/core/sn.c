@@ -412,7 +412,7 @@ static ib_sn_t *pair_session(const ib_room_t *r)
     memcpy(id, r->id + 5, n);
     id[n] = 0;
     ib_sn_t *sn = ib_map_get(&r->ev->sn, id);
-    return sn && !sn->stub ? sn : NULL;
+    return sn && !sn->stub && ib__sn_cluster_may_drive(sn, r->ev->srv->now) ? sn : NULL;
 }
 
 /* Someone left the pair: room r (left it, left the session, or was gone
@@ -474,7 +474,8 @@ void ib__sn_tick(ib_server_t *srv, int64_t now)
             ib__sn_cluster_tick(sn, now);
             /* A draining node stops its clocks: the next driver goes on
              * from what it saved. */
-            if (sn->stub || (srv->draining && ib__cluster(srv)))
+            if (sn->stub || (srv->draining && ib__cluster(srv)) ||
+                !ib__sn_cluster_may_drive(sn, now))
                 continue;
             /* Hosts see live counts: opt-ins and opt-outs reach the host
              * (not the whole lounge) at most once a second. */
@@ -838,6 +839,10 @@ static int run_verb(ib_req_t *req, const char *verb)
     }
     if (sn->stub)
         return ib__sn_forward(req, sn, verb);
+    if (!ib__sn_cluster_may_drive(sn, req->now)) {
+        req->why = "the session is being handed to another node: try again";
+        return IB_EUNAVAIL;
+    }
     ib_sn_actor_t who = {u->id, u->name, u->headline, u->profile};
     return ib__sn_verb(sn, verb, &who, req->m->msg, req->now, &req->why, req_ok, req);
 }

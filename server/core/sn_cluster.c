@@ -39,6 +39,7 @@
 #define IB_SN_LEASE_EVERY_MS 1000
 #define IB_SN_SAVE_EVERY_MS 1000
 #define IB_SN_FORWARD_MS 5000
+#define IB_SN_LEASE_MARGIN_MS 1000 /* clocks of the nodes and Redis, round trips */
 #define IB_SN_STUBS_MAX 64
 
 static bool cluster_on(const ib_server_t *srv)
@@ -58,6 +59,7 @@ typedef struct ticket {
     char ev[IB_ID_MAX + 1];
     char sn[IB_ID_MAX + 1];
     uint64_t fence;
+    int64_t sent;
 } ticket_t;
 
 static ticket_t *ticket_new(ib_server_t *srv, const char *ev, const char *sn)
@@ -103,6 +105,7 @@ static void save_done(void *arg, int err, uint64_t unused)
         /* The lease is not ours any more: ask again (and give the session
          * up if another node holds it). */
         sn->fence = 0;
+        sn->lease_until = 0;
         sn->dirty = sn->urgent = true;
         lease_call(sn, srv->now);
     } else if (err) {
@@ -179,6 +182,8 @@ static void takeover_done(void *arg, int err, json_t *doc)
     snprintf(sn->owner, sizeof(sn->owner), "%s", srv->node_id);
     sn->fence = t->fence;
     sn->lease_at = srv->now;
+    sn->leased_once = true;
+    sn->lease_until = t->sent + IB_SN_LEASE_TTL_MS - IB_SN_LEASE_MARGIN_MS;
     sn->st = json_incref(stub->st);
     ib__sn_free(stub);
     ib__sn_pin_lounge(sn, true);
@@ -236,6 +241,8 @@ static void lease_done(void *arg, int err, uint64_t fence, const char *holder)
     }
     if (!sn->stub) {
         sn->lease_busy = false;
+        sn->leased_once = true;
+        sn->lease_until = t->sent + IB_SN_LEASE_TTL_MS - IB_SN_LEASE_MARGIN_MS;
         if (sn->fence != fence) {
             /* Taken again after losing it: our state is the one to keep. */
             sn->fence = fence;
@@ -266,6 +273,7 @@ static void lease_call(ib_sn_t *sn, int64_t now)
     char name[IB_ID_MAX + 8];
     doc_name(name, sizeof(name), sn->id);
     sn->lease_at = now;
+    t->sent = now;
     sn->lease_busy = true;
     if (srv->store->ops->lease(srv->store, sn->ev->id, name, IB_SN_LEASE_TTL_MS, lease_done, t)) {
         sn->lease_busy = false;
@@ -319,6 +327,14 @@ void ib__sn_cluster_tick(ib_sn_t *sn, int64_t now)
     if (!sn->stub && sn->fence && sn->dirty && !sn->save_busy &&
         (sn->urgent || now - sn->saved_at >= IB_SN_SAVE_EVERY_MS))
         save(sn, now);
+}
+
+bool ib__sn_cluster_may_drive(const ib_sn_t *sn, int64_t now)
+{
+    /* Once leased, never past the lease without a renewal: after a stall,
+     * or while Redis cannot be reached, another node may hold it (the
+     * clock waits; a deadline passed meanwhile is handled on renewal). */
+    return !cluster_on(sn->ev->srv) || !sn->leased_once || now < sn->lease_until;
 }
 
 void ib__sn_cluster_drain(ib_server_t *srv)
@@ -584,7 +600,7 @@ static void on_request(ib_event_t *ev, json_t *hdr)
         answer(&a, IB_EBADREQ, "malformed request", NULL);
         return;
     }
-    if (!sn || sn->stub || srv->draining) {
+    if (!sn || sn->stub || srv->draining || !ib__sn_cluster_may_drive(sn, srv->now)) {
         answer(&a, IB_EUNAVAIL, "the session moved to another node: try again", NULL);
         return;
     }

@@ -48,6 +48,8 @@ typedef struct ib_sn {
     char owner[IB_ID_MAX + 1]; /* the driving node, as last heard */
     uint64_t fence;            /* our lease's fencing token; 0: not held */
     int64_t lease_at;          /* the last lease call */
+    int64_t lease_until;       /* ours at least until then (last renewal sent + TTL - margin) */
+    bool leased_once;          /* the store gave us the lease at least once */
     int64_t heard_at;          /* the last word from the owner (stubs) */
     bool lease_busy, save_busy;
     bool dirty;  /* changed since the last save */
@@ -84,6 +86,10 @@ void ib__sn_cluster_created(ib_sn_t *sn, int64_t now);
 void ib__sn_cluster_changed(ib_sn_t *sn, bool urgent);
 void ib__sn_cluster_state(ib_sn_t *sn, json_t *st);
 void ib__sn_cluster_tick(ib_sn_t *sn, int64_t now);
+/* Whether this node may run the session's clock now: while its lease is
+ * known to be held (not after a stall longer than the lease, nor through a
+ * Redis outage: another node may drive it by then). */
+bool ib__sn_cluster_may_drive(const ib_sn_t *sn, int64_t now);
 /* A verb for a stub: forwarded to the owner; returns 0 (answered later)
  * or IB_E* (not sent). */
 int ib__sn_forward(ib_req_t *req, ib_sn_t *sn, const char *verb);

@@ -235,3 +235,48 @@ test('kick and block reach every node: a kicked user is refused everywhere, a bl
   assert.equal(my.reason, 'bye');
   await closeAll([host, witness, x, y]);
 });
+
+/** icebreaker_sn_rounds_total of a node (rounds it started itself). */
+async function roundsStarted(srv) {
+  const r = await httpGet(srv, '/metrics');
+  assert.equal(r.status, 200);
+  const line = r.body.split('\n').find((l) => l.startsWith('icebreaker_sn_rounds_total '));
+  assert.ok(line, 'icebreaker_sn_rounds_total exported');
+  return Number(line.split(' ')[1]);
+}
+
+test('a driver stalled past its lease (SIGSTOP) is replaced, and once it wakes it does not run the clock again: every round is started once, by one node', async () => {
+  const e = await node('se');
+  const ev = 'sns';
+  const people = [];
+  for (let i = 0; i < 4; i++) people.push(await connectUser(i % 2 ? c : b, { sub: `s${i}`, name: `S${i}`, event: ev }));
+  const before = { b: await roundsStarted(b), c: await roundsStarted(c) };
+  const { host, session } = await setup(e, ev, people, { rounds: 3, round_s: 3, break_s: 1, strategy: 'rotate' });
+  await host.ok({ type: 'sn.start', session });
+  await Promise.all(people.map((p) => p.next(isMatch(session, 1), WAIT)));
+  assert.equal(await roundsStarted(e), 1);
+  e.signal('SIGSTOP');
+  let woke = false;
+  try {
+    // A survivor takes over and starts round 2 while the driver sleeps.
+    await Promise.all(people.map((p) => p.next(isMatch(session, 2), ms(20000), `${p.label} round 2`)));
+    e.signal('SIGCONT');
+    woke = true;
+    await Promise.all(people.map((p) => p.next(isMatch(session, 3), ms(20000), `${p.label} round 3`)));
+    await people[0].next(isState(session, (m) => m.phase === 'ended'), ms(15000), 'ended');
+  } finally {
+    if (!woke) e.signal('SIGCONT');
+  }
+  // The woken node started no round after round 1; the survivors started
+  // rounds 2 and 3, each once.
+  assert.equal(await roundsStarted(e), 1);
+  assert.equal((await roundsStarted(b)) - before.b + (await roundsStarted(c)) - before.c, 2);
+  // Each participant's matches of one round all name the same partner and room.
+  for (const p of people)
+    for (const round of [1, 2, 3]) {
+      const ms_ = p.log.filter(isMatch(session, round));
+      assert.ok(ms_.length >= 1);
+      for (const m of ms_) assert.deepEqual([m.room, m.partners.map((x) => x.id)], [ms_[0].room, ms_[0].partners.map((x) => x.id)], `${p.label} round ${round}`);
+    }
+  await closeAll([host, ...people]);
+});
