@@ -30,6 +30,13 @@ typedef struct ib_node {
     bool wake_lws; /* a kill was set from our tick: wake lws at its end */
     /* heartbeat.c: upgraded connections, next ping first */
     struct ib_conn *hb_head, *hb_tail;
+    /* ws.c: output held back while one lws callback or one tick runs, in
+     * the order it was sent, then written with one send per connection. */
+    int out_depth;
+    struct ib_out_rec *out;
+    uint32_t out_n, out_cap;
+    unsigned char *out_frames; /* scratch: one connection's frames, back to back */
+    size_t out_frames_cap;
 } ib_node_t;
 
 /* Reassembly of one incoming WebSocket message. */
@@ -72,6 +79,9 @@ typedef struct ib_conn {
     char *http_uri;
     bool http_post;
     int guard_fd; /* rxguard.c: the socket it scans, plus one (0: none) */
+    /* ws.c: this connection's held-back messages, first and last (1-based
+     * in node->out; 0: none) and how many */
+    uint32_t out_first, out_last, out_count;
 #ifdef IB_TEST_ECHO
     bool echo; /* the test-only echo protocol (echo.c): no session */
     ib_echo_msg_t *echo_head, *echo_tail;
@@ -98,6 +108,27 @@ int ib__hb_write_pending(struct lws *wsi, ib_conn_t *c);
 
 int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len);
+
+/*
+ * Output coalescing (ws.c). While the node is corked (inside one of our
+ * lws callbacks, or inside the tick), messages that would be written at
+ * once are held back instead, in order, and written when the outermost
+ * cork is lifted: each connection's messages as one send, frames back to
+ * back. A round start tells 10k people their sn.state and their sn.match:
+ * 10k sends instead of 20k. Order per connection is kept; a connection
+ * that closes meanwhile loses what was held for it (as it would have lost
+ * it in the socket).
+ *
+ * ib__out_hold returns 0 when it took buf (a reference), nonzero when the
+ * caller must write it itself (not corked, or no memory); in that case
+ * ib__out_flush_conn first, so that order is kept.
+ */
+void ib__out_cork(ib_node_t *node);
+void ib__out_uncork(ib_node_t *node);
+int ib__out_hold(ib_node_t *node, struct lws *wsi, ib_conn_t *c, ib_buf_t *buf);
+void ib__out_flush_conn(ib_node_t *node, ib_conn_t *c);
+void ib__out_drop_conn(ib_node_t *node, ib_conn_t *c);
+void ib__out_free(ib_node_t *node);
 
 /* HTTP side (http.c): answer a request once its headers (and body, for
  * POST) are in. Returns what the lws callback should return. */

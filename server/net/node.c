@@ -28,6 +28,9 @@ static struct lws_protocols protocols[] = {
         /* Small on purpose: large messages are reassembled by us, and a
          * small lws buffer keeps an idle connection near 2 KB. */
         .rx_buffer_size = 512,
+        /* Without it lws sends at most rx_buffer_size bytes per send() and
+         * waits for POLLOUT for each further 512 bytes of a message. */
+        .tx_packet_size = 65536,
     },
     IB_ECHO_PROTOCOL_ENTRY /* test builds only (IB_TEST_ECHO): see echo.c */
     {NULL, NULL, 0, 0, 0, NULL, 0},
@@ -47,6 +50,11 @@ static int tr_write_now(void *ctx, void *conn, ib_buf_t *buf)
      * still holds: then the caller queues and waits for WRITEABLE. */
     if (node->stopping || !c || c->close_sent || lws_partial_buffered(conn))
         return -1;
+    /* Inside a callback or the tick: held, written with the connection's
+     * other messages at its end (ws.c). */
+    if (ib__out_hold(node, conn, c, buf) == 0)
+        return 0;
+    ib__out_flush_conn(node, c);
     /* A partial write is kept by lws and sent on POLLOUT before anything
      * else; a failed one means the connection is going, and the message
      * goes with it. */
@@ -95,7 +103,9 @@ static void on_tick(uv_timer_t *t)
 {
     ib_node_t *node = t->data;
     int64_t now = ib__now_ms();
+    ib__out_cork(node); /* a round start from the scheduler's clock: see ws.c */
     ib_server_tick(node->srv, now);
+    ib__out_uncork(node);
     ib__hb_tick(node);
     /* Kills set from this tick (a uv timer, outside lws's service) wait for
      * lws's next wake-up: wake it once for all of them. */
@@ -273,6 +283,7 @@ out:
         lws_context_destroy(node.ctx);
     }
     ib_server_free(node.srv);
+    ib__out_free(&node);
     ib__rxguard_free();
     uv_run(&loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop))

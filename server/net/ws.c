@@ -163,6 +163,151 @@ static int on_receive(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char
     return 0;
 }
 
+/* ---- output coalescing (net_internal.h) ---- */
+
+/* One held-back message. */
+typedef struct ib_out_rec {
+    struct lws *wsi;
+    ib_conn_t *c; /* NULL once written or dropped */
+    ib_buf_t *buf;
+    uint32_t next; /* the connection's next message, 1-based; 0: none */
+} ib_out_rec_t;
+
+/* Messages held for one connection before they are written early. */
+#define IB_OUT_HOLD_MAX 32
+
+void ib__out_cork(ib_node_t *node)
+{
+    node->out_depth++;
+}
+
+void ib__out_uncork(ib_node_t *node)
+{
+    if (--node->out_depth > 0)
+        return;
+    /* In the order of each connection's first held message. */
+    for (uint32_t i = 0; i < node->out_n; i++) {
+        ib_out_rec_t *r = &node->out[i];
+        if (r->c && r->c->out_first == i + 1)
+            ib__out_flush_conn(node, r->c);
+    }
+    node->out_n = 0;
+}
+
+int ib__out_hold(ib_node_t *node, struct lws *wsi, ib_conn_t *c, ib_buf_t *buf)
+{
+    if (node->out_depth <= 0)
+        return -1;
+    if (c->out_count >= IB_OUT_HOLD_MAX)
+        ib__out_flush_conn(node, c);
+    if (node->out_n == node->out_cap) {
+        uint32_t cap = node->out_cap ? node->out_cap * 2 : 256;
+        ib_out_rec_t *v = cap > node->out_cap ? realloc(node->out, cap * sizeof(*v)) : NULL;
+        if (!v)
+            return -1;
+        node->out = v;
+        node->out_cap = cap;
+    }
+    ib_out_rec_t *r = &node->out[node->out_n++];
+    *r = (ib_out_rec_t){.wsi = wsi, .c = c, .buf = ib_buf_ref(buf)};
+    if (c->out_last)
+        node->out[c->out_last - 1].next = node->out_n;
+    else
+        c->out_first = node->out_n;
+    c->out_last = node->out_n;
+    c->out_count++;
+    return 0;
+}
+
+/* A server frame header (FIN, text, no mask) for len payload bytes at p;
+ * returns its length. */
+static size_t frame_header(unsigned char *p, size_t len)
+{
+    p[0] = 0x81;
+    if (len < 126) {
+        p[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        p[1] = 126;
+        p[2] = (unsigned char)(len >> 8);
+        p[3] = (unsigned char)len;
+        return 4;
+    }
+    p[1] = 127;
+    for (int i = 0; i < 8; i++)
+        p[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+void ib__out_flush_conn(ib_node_t *node, ib_conn_t *c)
+{
+    uint32_t first = c->out_first;
+    if (!first)
+        return;
+    struct lws *wsi = node->out[first - 1].wsi;
+    c->out_first = c->out_last = c->out_count = 0;
+    /* One message: written from its own buffer, lws adds the header. */
+    ib_out_rec_t *r = &node->out[first - 1];
+    if (!r->next) {
+        lws_write(wsi, ib_buf_payload(r->buf), r->buf->len, LWS_WRITE_TEXT);
+        ib_buf_unref(r->buf);
+        r->c = NULL;
+        return;
+    }
+    /* Several: their frames back to back in the scratch buffer, one raw
+     * write (no extension is negotiated, so a frame is header + payload). */
+    size_t total = 0;
+    for (uint32_t i = first; i; i = node->out[i - 1].next)
+        total += 10 + node->out[i - 1].buf->len;
+    if (total > node->out_frames_cap) {
+        unsigned char *f = realloc(node->out_frames, LWS_PRE + total);
+        if (f) {
+            node->out_frames = f;
+            node->out_frames_cap = total;
+        }
+    }
+    bool one_send = total <= node->out_frames_cap;
+    unsigned char *start = node->out_frames ? node->out_frames + LWS_PRE : NULL, *p = start;
+    for (uint32_t i = first; i;) {
+        r = &node->out[i - 1];
+        if (one_send) {
+            p += frame_header(p, r->buf->len);
+            memcpy(p, ib_buf_payload(r->buf), r->buf->len);
+            p += r->buf->len;
+        } else {
+            lws_write(wsi, ib_buf_payload(r->buf), r->buf->len, LWS_WRITE_TEXT);
+        }
+        ib_buf_unref(r->buf);
+        r->c = NULL;
+        i = r->next;
+    }
+    if (one_send)
+        lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_RAW);
+}
+
+void ib__out_drop_conn(ib_node_t *node, ib_conn_t *c)
+{
+    for (uint32_t i = c->out_first; i; i = node->out[i - 1].next) {
+        ib_buf_unref(node->out[i - 1].buf);
+        node->out[i - 1].c = NULL;
+    }
+    c->out_first = c->out_last = c->out_count = 0;
+}
+
+void ib__out_free(ib_node_t *node)
+{
+    for (uint32_t i = 0; i < node->out_n; i++)
+        if (node->out[i].c)
+            ib_buf_unref(node->out[i].buf);
+    free(node->out);
+    free(node->out_frames);
+    node->out = NULL;
+    node->out_frames = NULL;
+    node->out_n = node->out_cap = 0;
+    node->out_frames_cap = 0;
+}
+
 /*
  * Send our close frame ourselves. lws's own way (lws_close_reason, then
  * return -1) loses the frame on Debian's lws 4.1.6: its libuv glue, built
@@ -178,6 +323,9 @@ static int on_receive(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char
 
 static int send_close(struct lws *wsi, ib_conn_t *c, int code, const char *reason)
 {
+    ib_node_t *node = lws_context_user(lws_get_context(wsi));
+    if (node)
+        ib__out_flush_conn(node, c); /* what was sent before the close goes first */
     unsigned char buf[LWS_PRE + 125];
     size_t rl = reason ? strlen(reason) : 0;
     if (rl > 123)
@@ -341,11 +489,9 @@ static int confirm_upgrade(ib_node_t *node, struct lws *wsi)
     return 0;
 }
 
-int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                     size_t len)
+static int net_callback(ib_node_t *node, struct lws *wsi, enum lws_callback_reasons reason,
+                        void *user, void *in, size_t len)
 {
-    struct lws_context *ctx = lws_get_context(wsi);
-    ib_node_t *node = ctx ? lws_context_user(ctx) : NULL;
     ib_conn_t *c = user;
 
     switch (reason) {
@@ -358,6 +504,8 @@ int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 
     case LWS_CALLBACK_WSI_DESTROY:
         if (c) {
+            if (node)
+                ib__out_drop_conn(node, c);
             ib__rxguard_forget(c);
             ib__hb_remove(node, c);
         }
@@ -406,6 +554,7 @@ int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (!c)
             break;
         ib__hb_remove(node, c);
+        ib__out_drop_conn(node, c);
         rx_free(c);
 #ifdef IB_TEST_ECHO
         if (c->echo)
@@ -461,4 +610,19 @@ int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    struct lws_context *ctx = lws_get_context(wsi);
+    ib_node_t *node = ctx ? lws_context_user(ctx) : NULL;
+    if (!node)
+        return net_callback(node, wsi, reason, user, in, len);
+    /* Whatever this callback sends (a round start: 20k messages to 10k
+     * people) is written at its end, one send per connection. */
+    ib__out_cork(node);
+    int rc = net_callback(node, wsi, reason, user, in, len);
+    ib__out_uncork(node);
+    return rc;
 }
