@@ -18,6 +18,7 @@
 
 #include "icebreaker/ib_sn.h"
 #include "sn_internal.h"
+#include "sn_wire.h"
 
 #define IB_SN_ROUNDS_MAX 100
 #define IB_SN_SECONDS_MAX 7200
@@ -146,21 +147,15 @@ void ib__sn_pin_lounge(ib_sn_t *sn, bool on)
     }
 }
 
-/* The reasons of a match as wire strings: "ai" for a shared interest,
- * "you offer: x" / "they offer: x" for an offer meeting a seek. */
-static json_t *shared_json(const ib_sn_t *sn, uint32_t to, uint32_t partner)
+/* The reasons of a match (ib_match_shared) as wire strings: "ai" for a
+ * shared interest, "you offer: x" / "they offer: x" for an offer meeting a
+ * seek. */
+static json_t *shared_json(const ib_match_reason_t *r, size_t n)
 {
-    ib_match_reason_t r[IB_MATCH_SHARED_MAX];
-    size_t n = ib_match_shared(ib_sched_pool(sn->sched), to, partner, r, IB_MATCH_SHARED_MAX);
     json_t *arr = json_array();
     for (size_t i = 0; i < n && i < IB_MATCH_SHARED_MAX; i++) {
         char buf[IB_MATCH_TAG_LEN_MAX * 4 + 16];
-        if (r[i].kind == IB_MATCH_REASON_INTEREST)
-            snprintf(buf, sizeof(buf), "%s", r[i].tag);
-        else if (r[i].kind == IB_MATCH_REASON_YOU_OFFER)
-            snprintf(buf, sizeof(buf), "you offer: %s", r[i].tag);
-        else
-            snprintf(buf, sizeof(buf), "they offer: %s", r[i].tag);
+        snprintf(buf, sizeof(buf), "%s%s", ib__sn_reason_prefix(r[i].kind), r[i].tag);
         json_array_append_new(arr, json_string(buf));
     }
     return arr;
@@ -179,9 +174,10 @@ static void leave_room(ib_sn_t *sn, ib_sn_person_t *p)
 }
 
 /* p's new group (room, with the ids of allow) or bye (room NULL) in round:
- * their sessions on every node move there and hear match. */
+ * their sessions on every node move there and hear match (wire: match as
+ * sn_wire.c wrote it, or NULL to encode match). */
 static void person_set_match(ib_sn_t *sn, ib_sn_person_t *p, const char *room, uint32_t round,
-                             json_t *match, json_t *allow)
+                             json_t *match, json_t *allow, ib_buf_t *wire)
 {
     leave_room(sn, p);
     p->room = room ? strdup(room) : NULL;
@@ -189,26 +185,49 @@ static void person_set_match(ib_sn_t *sn, ib_sn_person_t *p, const char *room, u
     p->match = match;
     p->round = round;
     if (!ib__cluster(sn->ev->srv)) {
-        send_to(sn, p->id, match);
+        if (wire)
+            ib_user_send_id(sn->ev, p->id, NULL, wire);
+        else
+            send_to(sn, p->id, match);
         return;
     }
     char prefix[IB_ID_MAX + 8];
     snprintf(prefix, sizeof(prefix), "pair:%.40s-", sn->id);
-    ib_buf_t *b = ib_buf_from_json(match);
+    ib_buf_t *b = wire ? ib_buf_ref(wire) : ib_buf_from_json(match);
     if (b) {
         ib__cluster_room_put(sn->ev, room, prefix, p->id, allow, b);
         ib_buf_unref(b);
     }
 }
 
-static json_t *match_msg(const ib_sn_t *sn, const ib_sched_event_t *e, const char *room,
-                         json_t *partners)
+/* What the sn.match of every member of one group has in common, made once
+ * and referenced by each member's message (fewer allocations in a round
+ * start); match_common_free drops the group's own references. */
+typedef struct match_common {
+    json_t *v[5]; /* type, session, round, room, ends_at */
+} match_common_t;
+
+static void match_common_init(match_common_t *c, const ib_sn_t *sn, const ib_sched_event_t *e,
+                              const char *room)
 {
-    json_t *m =
-        json_pack("{s:s,s:s,s:I,s:o,s:I,s:o}", "type", "sn.match", "session", sn->id, "round",
-                  (json_int_t)e->round, "room", room ? json_string(room) : json_null(), "ends_at",
-                  (json_int_t)e->ends_at, "partners", partners);
-    if (!room)
+    c->v[0] = json_string("sn.match");
+    c->v[1] = json_string(sn->id);
+    c->v[2] = json_integer(e->round);
+    c->v[3] = room ? json_string(room) : json_null();
+    c->v[4] = json_integer(e->ends_at);
+}
+
+static void match_common_free(match_common_t *c)
+{
+    for (int i = 0; i < 5; i++)
+        json_decref(c->v[i]);
+}
+
+static json_t *match_msg(const match_common_t *c, json_t *partners)
+{
+    json_t *m = json_pack("{s:O,s:O,s:O,s:O,s:O,s:o}", "type", c->v[0], "session", c->v[1], "round",
+                          c->v[2], "room", c->v[3], "ends_at", c->v[4], "partners", partners);
+    if (m && json_is_null(c->v[3]))
         json_object_set_new(m, "reason", json_string("bye"));
     return m;
 }
@@ -260,17 +279,31 @@ static void open_group(ib_sn_t *sn, const ib_sched_event_t *e)
         json_array_append_new(ids, json_string(ps[i]->id));
     json_t *hist = json_array_get(sn->history, e->round - 1);
     json_array_append_new(json_object_get(hist, "groups"), json_incref(ids));
+    /* Each member's sn.match: kept as JSON (resent on resume, handed
+     * over), sent as written by sn_wire.c (the same bytes, no dump). */
+    ib_match_reason_t r[IB_MATCH_GROUP_MAX][IB_MATCH_SHARED_MAX];
+    ib_sn_wire_partner_t wp[IB_MATCH_GROUP_MAX];
+    match_common_t common;
+    match_common_init(&common, sn, e, room_id);
     for (size_t i = 0; i < n; i++) {
         json_t *partners = json_array();
+        size_t k = 0;
         for (size_t j = 0; j < n; j++) {
             if (j == i)
                 continue;
+            size_t ns = ib_match_shared(ib_sched_pool(sn->sched), ps[i]->handle, ps[j]->handle,
+                                        r[k], IB_MATCH_SHARED_MAX);
+            wp[k] = (ib_sn_wire_partner_t){ps[j]->id, ps[j]->name, ps[j]->headline, r[k], ns};
             json_t *card = ib__sn_card(ps[j], false);
-            json_object_set_new(card, "shared", shared_json(sn, ps[i]->handle, ps[j]->handle));
+            json_object_set_new(card, "shared", shared_json(r[k], ns));
             json_array_append_new(partners, card);
+            k++;
         }
-        person_set_match(sn, ps[i], room_id, e->round, match_msg(sn, e, room_id, partners), ids);
+        ib_buf_t *wire = ib__sn_wire_match(sn->id, e->round, room_id, e->ends_at, wp, k);
+        person_set_match(sn, ps[i], room_id, e->round, match_msg(&common, partners), ids, wire);
+        ib_buf_unref(wire);
     }
+    match_common_free(&common);
     json_decref(ids);
 }
 
@@ -283,7 +316,12 @@ static void give_bye(ib_sn_t *sn, const ib_sched_event_t *e)
         json_t *hist = json_array_get(sn->history, e->round - 1);
         json_array_append_new(json_object_get(hist, "byes"), json_string(p->id));
     }
-    person_set_match(sn, p, NULL, e->round, match_msg(sn, e, NULL, json_array()), NULL);
+    ib_buf_t *wire = ib__sn_wire_match(sn->id, e->round, NULL, e->ends_at, NULL, 0);
+    match_common_t common;
+    match_common_init(&common, sn, e, NULL);
+    person_set_match(sn, p, NULL, e->round, match_msg(&common, json_array()), NULL, wire);
+    match_common_free(&common);
+    ib_buf_unref(wire);
 }
 
 /* Close the rooms of the round: everyone in them is taken out (on every
