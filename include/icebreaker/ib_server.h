@@ -50,6 +50,10 @@ typedef struct ib_transport {
      * written output): returns 0 when handed over, nonzero when the caller
      * must queue it and ask for want_write. May be NULL (always queue). */
     int (*write_now)(void *ctx, void *conn, ib_buf_t *buf);
+    /* Write now whatever write_now took and is still holding (net/ holds
+     * what is sent inside one callback and writes it at its end, one send
+     * per connection). May be NULL (nothing is held). */
+    void (*flush)(void *ctx);
     /* conn now belongs to session s (NULL: to no session; it will close
      * with the code given to close()). */
     void (*bind)(void *ctx, void *conn, ib_session_t *s);

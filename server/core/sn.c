@@ -175,7 +175,8 @@ static void leave_room(ib_sn_t *sn, ib_sn_person_t *p)
 
 /* p's new group (room, with the ids of allow) or bye (room NULL) in round:
  * their sessions on every node move there and hear match (wire: match as
- * sn_wire.c wrote it, or NULL to encode match). */
+ * sn_wire.c wrote it, or NULL to encode match). On one node, match was
+ * sent beforehand (apply: send_group, send_bye). */
 static void person_set_match(ib_sn_t *sn, ib_sn_person_t *p, const char *room, uint32_t round,
                              json_t *match, json_t *allow, ib_buf_t *wire)
 {
@@ -184,13 +185,8 @@ static void person_set_match(ib_sn_t *sn, ib_sn_person_t *p, const char *room, u
     json_decref(p->match);
     p->match = match;
     p->round = round;
-    if (!ib__cluster(sn->ev->srv)) {
-        if (wire)
-            ib_user_send_id(sn->ev, p->id, NULL, wire);
-        else
-            send_to(sn, p->id, match);
+    if (!ib__cluster(sn->ev->srv))
         return;
-    }
     char prefix[IB_ID_MAX + 8];
     snprintf(prefix, sizeof(prefix), "pair:%.40s-", sn->id);
     ib_buf_t *b = wire ? ib_buf_ref(wire) : ib_buf_from_json(match);
@@ -258,16 +254,73 @@ static ib_room_t *make_room(ib_sn_t *sn, const char *room_id, uint32_t g, ib_sn_
     return r;
 }
 
-/* A GROUP event: a room, and each member's sn.match. */
-static void open_group(ib_sn_t *sn, const ib_sched_event_t *e)
+/* The members of a group (or bye) event that are known here. */
+static size_t members(ib_sn_t *sn, const ib_sched_event_t *e, ib_sn_person_t **ps)
 {
-    ib_sn_person_t *ps[IB_MATCH_GROUP_MAX];
     size_t n = 0;
     for (unsigned m = 0; m < e->n_members; m++)
         if ((ps[n] = by_handle(sn, e->members[m])))
             n++;
+    return n;
+}
+
+static void room_name(char *buf, size_t len, const ib_sn_t *sn, uint32_t no)
+{
+    snprintf(buf, len, "pair:%.40s-%u", sn->id, no);
+}
+
+/* Member i's sn.match in a group of n, for room_id, as sn_wire.c writes it
+ * (the bytes json_dumpb writes for what open_group keeps). */
+static ib_buf_t *group_wire(ib_sn_t *sn, const ib_sched_event_t *e, const char *room_id,
+                            ib_sn_person_t **ps, size_t n, size_t i)
+{
+    ib_match_reason_t r[IB_MATCH_GROUP_MAX][IB_MATCH_SHARED_MAX];
+    ib_sn_wire_partner_t wp[IB_MATCH_GROUP_MAX];
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (j == i)
+            continue;
+        size_t ns = ib_match_shared(ib_sched_pool(sn->sched), ps[i]->handle, ps[j]->handle, r[k],
+                                    IB_MATCH_SHARED_MAX);
+        wp[k] = (ib_sn_wire_partner_t){ps[j]->id, ps[j]->name, ps[j]->headline, r[k], ns};
+        k++;
+    }
+    return ib__sn_wire_match(sn->id, e->round, room_id, e->ends_at, wp, k);
+}
+
+/* One node: a GROUP event's messages, before its room is made (apply),
+ * for the pair: room numbered no. */
+static void send_group(ib_sn_t *sn, const ib_sched_event_t *e, uint32_t no)
+{
+    ib_sn_person_t *ps[IB_MATCH_GROUP_MAX];
+    size_t n = members(sn, e, ps);
     char room_id[IB_ID_MAX + 8];
-    snprintf(room_id, sizeof(room_id), "pair:%.40s-%u", sn->id, ++sn->next_room);
+    room_name(room_id, sizeof(room_id), sn, no);
+    for (size_t i = 0; i < n; i++) {
+        ib_buf_t *b = group_wire(sn, e, room_id, ps, n, i);
+        if (b)
+            ib_user_send_id(sn->ev, ps[i]->id, NULL, b);
+        ib_buf_unref(b);
+    }
+}
+
+static void send_bye(ib_sn_t *sn, const ib_sched_event_t *e)
+{
+    ib_sn_person_t *p = by_handle(sn, e->members[0]);
+    ib_buf_t *b = p ? ib__sn_wire_match(sn->id, e->round, NULL, e->ends_at, NULL, 0) : NULL;
+    if (b)
+        ib_user_send_id(sn->ev, p->id, NULL, b);
+    ib_buf_unref(b);
+}
+
+/* A GROUP event: a room, and each member's sn.match, kept as JSON (resent
+ * on resume, handed over) and, across nodes, sent with the room. */
+static void open_group(ib_sn_t *sn, const ib_sched_event_t *e)
+{
+    ib_sn_person_t *ps[IB_MATCH_GROUP_MAX];
+    size_t n = members(sn, e, ps);
+    char room_id[IB_ID_MAX + 8];
+    room_name(room_id, sizeof(room_id), sn, ++sn->next_room);
     /* The members leave the room they had (a re-pairing) before entering
      * the new one. */
     for (size_t i = 0; i < n; i++)
@@ -279,27 +332,22 @@ static void open_group(ib_sn_t *sn, const ib_sched_event_t *e)
         json_array_append_new(ids, json_string(ps[i]->id));
     json_t *hist = json_array_get(sn->history, e->round - 1);
     json_array_append_new(json_object_get(hist, "groups"), json_incref(ids));
-    /* Each member's sn.match: kept as JSON (resent on resume, handed
-     * over), sent as written by sn_wire.c (the same bytes, no dump). */
-    ib_match_reason_t r[IB_MATCH_GROUP_MAX][IB_MATCH_SHARED_MAX];
-    ib_sn_wire_partner_t wp[IB_MATCH_GROUP_MAX];
+    bool cluster = ib__cluster(sn->ev->srv);
+    ib_match_reason_t r[IB_MATCH_SHARED_MAX];
     match_common_t common;
     match_common_init(&common, sn, e, room_id);
     for (size_t i = 0; i < n; i++) {
         json_t *partners = json_array();
-        size_t k = 0;
         for (size_t j = 0; j < n; j++) {
             if (j == i)
                 continue;
-            size_t ns = ib_match_shared(ib_sched_pool(sn->sched), ps[i]->handle, ps[j]->handle,
-                                        r[k], IB_MATCH_SHARED_MAX);
-            wp[k] = (ib_sn_wire_partner_t){ps[j]->id, ps[j]->name, ps[j]->headline, r[k], ns};
+            size_t ns = ib_match_shared(ib_sched_pool(sn->sched), ps[i]->handle, ps[j]->handle, r,
+                                        IB_MATCH_SHARED_MAX);
             json_t *card = ib__sn_card(ps[j], false);
-            json_object_set_new(card, "shared", shared_json(r[k], ns));
+            json_object_set_new(card, "shared", shared_json(r, ns));
             json_array_append_new(partners, card);
-            k++;
         }
-        ib_buf_t *wire = ib__sn_wire_match(sn->id, e->round, room_id, e->ends_at, wp, k);
+        ib_buf_t *wire = cluster ? group_wire(sn, e, room_id, ps, n, i) : NULL;
         person_set_match(sn, ps[i], room_id, e->round, match_msg(&common, partners), ids, wire);
         ib_buf_unref(wire);
     }
@@ -316,7 +364,9 @@ static void give_bye(ib_sn_t *sn, const ib_sched_event_t *e)
         json_t *hist = json_array_get(sn->history, e->round - 1);
         json_array_append_new(json_object_get(hist, "byes"), json_string(p->id));
     }
-    ib_buf_t *wire = ib__sn_wire_match(sn->id, e->round, NULL, e->ends_at, NULL, 0);
+    ib_buf_t *wire = ib__cluster(sn->ev->srv)
+                         ? ib__sn_wire_match(sn->id, e->round, NULL, e->ends_at, NULL, 0)
+                         : NULL;
     match_common_t common;
     match_common_init(&common, sn, e, NULL);
     person_set_match(sn, p, NULL, e->round, match_msg(&common, json_array()), NULL, wire);
@@ -381,17 +431,50 @@ static void warn(ib_sn_t *sn, const ib_sched_event_t *e)
     json_decref(w);
 }
 
+/*
+ * One node: the events' messages, all of them, written at once (a round
+ * start at 10k: each participant's sn.state and sn.match in one send),
+ * before apply() makes the rooms and what is kept (stored matches,
+ * history). Nothing else runs in between, so no one can act on a match
+ * before its room exists; each connection gets its messages in the events'
+ * order. Returns whether it sent them (else apply() does, as it goes:
+ * across nodes a match travels with its room).
+ */
+static bool send_first(ib_sn_t *sn, const ib_sched_events_t *ev, int64_t now)
+{
+    ib_server_t *srv = sn->ev->srv;
+    if (ib__cluster(srv))
+        return false;
+    uint32_t no = sn->next_room; /* open_group numbers the rooms the same way */
+    for (size_t i = 0; i < ev->n; i++) {
+        const ib_sched_event_t *e = &ev->v[i];
+        if (e->kind == IB_SCHED_EV_STATE)
+            broadcast(sn, state_msg(sn, e->phase, e->round, e->ends_at, now));
+        else if (e->kind == IB_SCHED_EV_GROUP)
+            send_group(sn, e, ++no);
+        else if (e->kind == IB_SCHED_EV_BYE)
+            send_bye(sn, e);
+        else if (e->kind == IB_SCHED_EV_WARNING)
+            warn(sn, e);
+    }
+    if (srv->tr.flush && no != sn->next_room)
+        srv->tr.flush(srv->tr.ctx);
+    return true;
+}
+
 /* Turn the scheduler's events into messages and rooms, then forget them. */
 static void apply(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now)
 {
     bool changed = ev->n > 0;
+    bool sent = send_first(sn, ev, now);
     for (size_t i = 0; i < ev->n; i++) {
         const ib_sched_event_t *e = &ev->v[i];
         switch (e->kind) {
         case IB_SCHED_EV_STATE:
             if (e->ends_at && e->phase == IB_SCHED_ROUND)
                 set_ends_at(sn, e->round, e->ends_at);
-            broadcast(sn, state_msg(sn, e->phase, e->round, e->ends_at, now));
+            if (!sent)
+                broadcast(sn, state_msg(sn, e->phase, e->round, e->ends_at, now));
             break;
         case IB_SCHED_EV_ROUND_START:
             sn->ev->srv->metrics.sn_rounds++;
@@ -406,7 +489,8 @@ static void apply(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now)
             give_bye(sn, e);
             break;
         case IB_SCHED_EV_WARNING:
-            warn(sn, e);
+            if (!sent)
+                warn(sn, e);
             break;
         case IB_SCHED_EV_ROUND_END:
             close_rooms(sn, true);

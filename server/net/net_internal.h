@@ -125,6 +125,8 @@ int ib__net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
  */
 void ib__out_cork(ib_node_t *node);
 void ib__out_uncork(ib_node_t *node);
+/* Write everything held now; the node stays corked (core's flush). */
+void ib__out_flush_all(ib_node_t *node);
 int ib__out_hold(ib_node_t *node, struct lws *wsi, ib_conn_t *c, ib_buf_t *buf);
 void ib__out_flush_conn(ib_node_t *node, ib_conn_t *c);
 void ib__out_drop_conn(ib_node_t *node, ib_conn_t *c);

@@ -63,6 +63,13 @@ static int tr_write_now(void *ctx, void *conn, ib_buf_t *buf)
     return 0;
 }
 
+static void tr_flush(void *ctx)
+{
+    ib_node_t *node = ctx;
+    if (!node->stopping)
+        ib__out_flush_all(node);
+}
+
 static void tr_bind(void *ctx, void *conn, ib_session_t *s)
 {
     (void)ctx;
@@ -192,6 +199,7 @@ int ib_node_run(ib_config_t *cfg, const char *node_id)
         .ctx = &node,
         .want_write = tr_want_write,
         .write_now = tr_write_now,
+        .flush = tr_flush,
         .bind = tr_bind,
         .close = tr_close,
         .drop = tr_drop,

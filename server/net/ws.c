@@ -185,6 +185,11 @@ void ib__out_uncork(ib_node_t *node)
 {
     if (--node->out_depth > 0)
         return;
+    ib__out_flush_all(node);
+}
+
+void ib__out_flush_all(ib_node_t *node)
+{
     /* In the order of each connection's first held message. */
     for (uint32_t i = 0; i < node->out_n; i++) {
         ib_out_rec_t *r = &node->out[i];
