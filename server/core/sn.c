@@ -969,45 +969,21 @@ static int run_verb(ib_req_t *req, const char *verb)
     return ib__sn_verb(sn, verb, &who, req->m->msg, req->now, &req->why, req_ok, req);
 }
 
-int ib_h_sn_start(ib_req_t *req)
-{
-    return run_verb(req, "sn.start");
-}
-
-int ib_h_sn_pause(ib_req_t *req)
-{
-    return run_verb(req, "sn.pause");
-}
-
-int ib_h_sn_resume(ib_req_t *req)
-{
-    return run_verb(req, "sn.resume");
-}
-
-int ib_h_sn_stop(ib_req_t *req)
-{
-    return run_verb(req, "sn.stop");
-}
-
-int ib_h_sn_extend(ib_req_t *req)
-{
-    return run_verb(req, "sn.extend");
-}
-
-int ib_h_sn_join(ib_req_t *req)
-{
-    return run_verb(req, "sn.join");
-}
-
-int ib_h_sn_leave(ib_req_t *req)
-{
-    return run_verb(req, "sn.leave");
-}
-
-int ib_h_sn_feedback(ib_req_t *req)
-{
-    return run_verb(req, "sn.feedback");
-}
+/* The handlers of the verb table, one per verb. */
+#define IB__SN_HANDLER(name, wire)                                                                 \
+    int ib_h_##name(ib_req_t *req)                                                                 \
+    {                                                                                              \
+        return run_verb(req, wire);                                                                \
+    }
+IB__SN_HANDLER(sn_start, "sn.start")
+IB__SN_HANDLER(sn_pause, "sn.pause")
+IB__SN_HANDLER(sn_resume, "sn.resume")
+IB__SN_HANDLER(sn_stop, "sn.stop")
+IB__SN_HANDLER(sn_extend, "sn.extend")
+IB__SN_HANDLER(sn_join, "sn.join")
+IB__SN_HANDLER(sn_leave, "sn.leave")
+IB__SN_HANDLER(sn_feedback, "sn.feedback")
+#undef IB__SN_HANDLER
 
 void ib__sn_make_stub(ib_sn_t *sn)
 {

@@ -956,30 +956,44 @@ static int rs_doc_get(ib_store_t *st, const char *event, const char *name, ib_st
     return rcmd_send(c, 2, argv, lens);
 }
 
-static void doc_list_done(rcmd_t *c, redisReply *r, int err)
+/* A hash's HGETALL as an object field -> parsed value (objects only, or
+ * any JSON value); fields longer than 255 bytes or values that do not
+ * parse are left out. NULL on ENOMEM. */
+static json_t *hash_object(const redisReply *r, bool objects_only)
 {
-    if (err || r->type != REDIS_REPLY_ARRAY) {
-        c->json_cb(c->arg, err ? err : IB_EINTERNAL, NULL);
-        return;
-    }
     json_t *o = json_object();
     for (size_t i = 0; o && i + 1 < r->elements; i += 2) {
         const redisReply *f = r->element[i], *v = r->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || f->len > 255)
             continue;
-        json_t *meta = json_loadb(v->str, v->len, 0, NULL);
-        char name[256];
-        snprintf(name, sizeof(name), "%.*s", (int)f->len, f->str);
-        if (json_is_object(meta))
-            json_object_set(o, name, meta);
-        json_decref(meta);
+        char field[256];
+        snprintf(field, sizeof(field), "%.*s", (int)f->len, f->str);
+        json_t *val = json_loadb(v->str, v->len, objects_only ? 0 : JSON_DECODE_ANY, NULL);
+        if (val && (!objects_only || json_is_object(val)))
+            json_object_set(o, field, val);
+        json_decref(val);
     }
+    return o;
+}
+
+static void hash_done(rcmd_t *c, redisReply *r, int err, bool objects_only)
+{
+    json_t *o = err || r->type != REDIS_REPLY_ARRAY ? NULL : hash_object(r, objects_only);
     if (!o) {
-        c->json_cb(c->arg, IB_ENOMEM, NULL);
+        c->json_cb(c->arg,
+                   err                            ? err
+                   : r->type != REDIS_REPLY_ARRAY ? IB_EINTERNAL
+                                                  : IB_ENOMEM,
+                   NULL);
         return;
     }
     c->json_cb(c->arg, 0, o);
     json_decref(o);
+}
+
+static void doc_list_done(rcmd_t *c, redisReply *r, int err)
+{
+    hash_done(c, r, err, true);
 }
 
 static int rs_doc_list(ib_store_t *st, const char *event, ib_store_json_cb cb, void *arg)
@@ -1030,27 +1044,7 @@ static int rs_mod_put(ib_store_t *st, const char *event, const char *kind, const
 
 static void mod_list_done(rcmd_t *c, redisReply *r, int err)
 {
-    if (err || r->type != REDIS_REPLY_ARRAY) {
-        c->json_cb(c->arg, err ? err : IB_EINTERNAL, NULL);
-        return;
-    }
-    json_t *o = json_object();
-    for (size_t i = 0; o && i + 1 < r->elements; i += 2) {
-        const redisReply *f = r->element[i], *v = r->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || f->len > 255)
-            continue;
-        char field[256];
-        snprintf(field, sizeof(field), "%.*s", (int)f->len, f->str);
-        json_t *val = json_loadb(v->str, v->len, JSON_DECODE_ANY, NULL);
-        if (val)
-            json_object_set_new(o, field, val);
-    }
-    if (!o) {
-        c->json_cb(c->arg, IB_ENOMEM, NULL);
-        return;
-    }
-    c->json_cb(c->arg, 0, o);
-    json_decref(o);
+    hash_done(c, r, err, false);
 }
 
 static int rs_mod_list(ib_store_t *st, const char *event, const char *kind, ib_store_json_cb cb,
