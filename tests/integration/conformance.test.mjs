@@ -513,7 +513,11 @@ function closeCases() {
     { id: '7.1.4', what: 'a text fragment, close, the rest: close 1000, nothing echoed', send: [Buffer.concat([text('fragment1', { fin: false }), close(1000), cont('fragment2')])], reply: 1000, strict: true },
     { id: '7.1.5', what: 'a text, a fragment, close, the rest: echo of the first, close 1000', send: [text('fragment0'), until(1), Buffer.concat([text('fragment1', { fin: false }), close(1000), cont('fragment2')])], expect: [T('fragment0')], reply: 1000, strict: true },
     // 7.1.6: big messages then close: the echoes may be cut short by the close.
-    { id: '7.1.6', what: '20 messages of 60 KiB, close, a ping: a prefix of the echoes, close 1000, no pong', send: [Buffer.concat([...Array.from({ length: 20 }, () => bin(bytes(61440))), close(1000), ping('x')])], expect: Array.from({ length: 20 }, () => B(bytes(61440))), reply: 1000 },
+    // 16 x 60 KiB stays under the 1 MiB send-queue bound: with 20 (as Autobahn
+    // sends 256 KiB in all, but here 1.2 MiB) a client reading slowly under
+    // load made the echo queue overflow, and the slow-consumer close (4003)
+    // with output pending is dropped by lws without a frame (a CI run).
+    { id: '7.1.6', what: '16 messages of 60 KiB, close, a ping: a prefix of the echoes, close 1000, no pong', send: [Buffer.concat([...Array.from({ length: 16 }, () => bin(bytes(61440))), close(1000), ping('x')])], expect: Array.from({ length: 16 }, () => B(bytes(61440))), reply: 1000 },
     { id: '7.3.1', what: 'a close with an empty payload: answered by a close frame without a code', send: [F(OP.CLOSE)], reply: null, strict: true },
     { id: '7.3.2', what: 'a close with a 1-byte payload: 1002', send: [F(OP.CLOSE, hex('03'))], close: 1002 },
     { id: '7.3.3', what: 'a close with code 1000 only: close 1000', send: [close(1000)], reply: 1000, strict: true },
