@@ -173,6 +173,22 @@ static void leave_room(ib_sn_t *sn, ib_sn_person_t *p)
     p->room = NULL;
 }
 
+/* "pair:<session>-": the ids of the session's pair: rooms start so. */
+static void pair_prefix(const ib_sn_t *sn, char *out, size_t n)
+{
+    snprintf(out, n, "pair:%.40s-", sn->id);
+}
+
+/* user's sessions on every node out of the session's other pair: rooms
+ * and into room (NULL: none), open to allow, then buf (may be NULL). */
+static void put_in_pair(ib_sn_t *sn, const char *room, const char *user, json_t *allow,
+                        ib_buf_t *buf)
+{
+    char prefix[IB_ID_MAX + 8];
+    pair_prefix(sn, prefix, sizeof(prefix));
+    ib__cluster_room_put(sn->ev, room, prefix, user, allow, buf);
+}
+
 /* p's new group (room, with the ids of allow) or bye (room NULL) in round:
  * their sessions on every node move there and hear match (wire: match as
  * sn_wire.c wrote it, or NULL to encode match). On one node, match was
@@ -187,11 +203,9 @@ static void person_set_match(ib_sn_t *sn, ib_sn_person_t *p, const char *room, u
     p->round = round;
     if (!ib__cluster(sn->ev->srv))
         return;
-    char prefix[IB_ID_MAX + 8];
-    snprintf(prefix, sizeof(prefix), "pair:%.40s-", sn->id);
     ib_buf_t *b = wire ? ib_buf_ref(wire) : ib_buf_from_json(match);
     if (b) {
-        ib__cluster_room_put(sn->ev, room, prefix, p->id, allow, b);
+        put_in_pair(sn, room, p->id, allow, b);
         ib_buf_unref(b);
     }
 }
@@ -400,7 +414,7 @@ static void close_rooms(ib_sn_t *sn, bool everywhere)
         p->match = NULL;
     }
     char prefix[IB_ID_MAX + 8];
-    snprintf(prefix, sizeof(prefix), "pair:%.40s-", sn->id);
+    pair_prefix(sn, prefix, sizeof(prefix));
     if (everywhere)
         ib__cluster_rooms_close(sn->ev, prefix);
 }
@@ -842,9 +856,7 @@ static int verb_leave(ib_sn_t *sn, const ib_sn_actor_t *who, int64_t now, const 
     if (r && u && ib_room_exit_user(r, u))
         ib_room_presence(r, u, "left");
     if (p->room && ib__cluster(sn->ev->srv)) {
-        char prefix[IB_ID_MAX + 8];
-        snprintf(prefix, sizeof(prefix), "pair:%.40s-", sn->id);
-        ib__cluster_room_put(sn->ev, NULL, prefix, who->id, NULL, NULL);
+        put_in_pair(sn, NULL, who->id, NULL, NULL);
     }
     free(p->room);
     p->room = NULL;
@@ -896,11 +908,9 @@ static int verb_sync(ib_sn_t *sn, const ib_sn_actor_t *who, int64_t now, ib_sn_o
         if (id)
             json_array_append_new(allow, json_string(id));
     }
-    char prefix[IB_ID_MAX + 8];
-    snprintf(prefix, sizeof(prefix), "pair:%.40s-", sn->id);
     ib_buf_t *b = ib_buf_from_json(p->match);
     if (b) {
-        ib__cluster_room_put(sn->ev, p->room, prefix, p->id, allow, b);
+        put_in_pair(sn, p->room, p->id, allow, b);
         ib_buf_unref(b);
     }
     json_decref(allow);

@@ -479,6 +479,25 @@ static int publish_request(ib_sn_t *sn, const ib_user_t *u, const char *verb, js
     return rc;
 }
 
+/* Register w under a new request number and send the request to the
+ * driver: 0, or IB_ENOMEM / IB_EUNAVAIL with w not registered (the caller
+ * disposes of it). */
+static int waiter_send(ib_sn_t *sn, waiter_t *w, const ib_user_t *u, const char *verb, json_t *msg,
+                       int64_t now)
+{
+    ib_server_t *srv = sn->ev->srv;
+    uint64_t q = ++srv->sn_q;
+    snprintf(w->key, sizeof(w->key), "%llu", (unsigned long long)q);
+    w->deadline = now + IB_SN_FORWARD_MS;
+    if (ib_map_put(&srv->sn_wait, w->key, w))
+        return IB_ENOMEM;
+    if (publish_request(sn, u, verb, msg, q)) {
+        ib_map_del(&srv->sn_wait, w->key);
+        return IB_EUNAVAIL;
+    }
+    return 0;
+}
+
 int ib__sn_forward(ib_req_t *req, ib_sn_t *sn, const char *verb)
 {
     ib_server_t *srv = req->s->srv;
@@ -491,17 +510,10 @@ int ib__sn_forward(ib_req_t *req, ib_sn_t *sn, const char *verb)
         free(w);
         return IB_ENOMEM;
     }
-    uint64_t q = ++srv->sn_q;
-    snprintf(w->key, sizeof(w->key), "%llu", (unsigned long long)q);
-    w->deadline = req->now + IB_SN_FORWARD_MS;
-    if (ib_map_put(&srv->sn_wait, w->key, w)) {
-        ib__pending_error(w->p, IB_ENOMEM, NULL);
-        free(w);
-        return 0;
-    }
-    if (publish_request(sn, req->s->user, verb, req->m->msg, q)) {
-        ib_map_del(&srv->sn_wait, w->key);
-        ib__pending_error(w->p, IB_EUNAVAIL, "the node running this session cannot be reached");
+    int rc = waiter_send(sn, w, req->s->user, verb, req->m->msg, req->now);
+    if (rc) {
+        ib__pending_error(
+            w->p, rc, rc == IB_EUNAVAIL ? "the node running this session cannot be reached" : NULL);
         free(w);
     }
     return 0;
@@ -667,15 +679,7 @@ int ib_sn_report_async(ib_server_t *srv, const char *event, const char *id, ib_s
         return -1;
     w->cb = cb;
     w->cb_arg = arg;
-    uint64_t q = ++srv->sn_q;
-    snprintf(w->key, sizeof(w->key), "%llu", (unsigned long long)q);
-    w->deadline = srv->now + IB_SN_FORWARD_MS;
-    if (ib_map_put(&srv->sn_wait, w->key, w)) {
-        free(w);
-        return -1;
-    }
-    if (publish_request(sn, NULL, "report", NULL, q)) {
-        ib_map_del(&srv->sn_wait, w->key);
+    if (waiter_send(sn, w, NULL, "report", NULL, srv->now)) {
         free(w);
         return -1;
     }

@@ -563,6 +563,22 @@ const char *ib__redis_node_id(ib_store_t *st)
     return rs->node_id[0] ? rs->node_id : NULL;
 }
 
+/* A read whose reply done turns into cb's JSON value. argv entries are
+ * NUL-terminated. */
+static int json_command(redis_store_t *rs, rcmd_done_fn done, ib_store_json_cb cb, void *arg,
+                        int argc, const char **argv)
+{
+    rcmd_t *c = rcmd_new(rs, done);
+    if (!c)
+        return IB_ENOMEM;
+    c->json_cb = cb;
+    c->arg = arg;
+    size_t lens[argc > 0 ? argc : 1];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return rcmd_send(c, argc, argv, lens);
+}
+
 /* "<header JSON with n>\n<payload>", malloc'ed. */
 static char *frame(redis_store_t *rs, json_t *hdr, const char *payload, size_t len, size_t *outlen)
 {
@@ -684,14 +700,8 @@ static int rs_presence_list(ib_store_t *st, const char *event, const char *room,
     redis_store_t *rs = (redis_store_t *)st;
     char kmem[256];
     key(kmem, sizeof(kmem), event, room, "members");
-    rcmd_t *c = rcmd_new(rs, presence_list_done);
-    if (!c)
-        return IB_ENOMEM;
-    c->json_cb = cb;
-    c->arg = arg;
     const char *argv[] = {"HGETALL", kmem};
-    size_t lens[] = {7, strlen(kmem)};
-    return rcmd_send(c, 2, argv, lens);
+    return json_command(rs, presence_list_done, cb, arg, 2, argv);
 }
 
 /* Node sync or dead-node cleanup of one event. */
@@ -807,14 +817,8 @@ static int rs_resume_get(ib_store_t *st, const char *event, const char *token, i
     redis_store_t *rs = (redis_store_t *)st;
     char khash[256];
     snprintf(khash, sizeof(khash), "ib:{%s}:resume", event);
-    rcmd_t *c = rcmd_new(rs, resume_get_done);
-    if (!c)
-        return IB_ENOMEM;
-    c->json_cb = cb;
-    c->arg = arg;
     const char *argv[] = {"HGET", khash, token};
-    size_t lens[] = {4, strlen(khash), strlen(token)};
-    return rcmd_send(c, 3, argv, lens);
+    return json_command(rs, resume_get_done, cb, arg, 3, argv);
 }
 
 /* --- owned documents ---
@@ -946,14 +950,8 @@ static int rs_doc_get(ib_store_t *st, const char *event, const char *name, ib_st
     redis_store_t *rs = (redis_store_t *)st;
     char kd[256];
     doc_key(kd, sizeof(kd), event, name, "");
-    rcmd_t *c = rcmd_new(rs, resume_get_done);
-    if (!c)
-        return IB_ENOMEM;
-    c->json_cb = cb;
-    c->arg = arg;
     const char *argv[] = {"GET", kd};
-    size_t lens[] = {3, strlen(kd)};
-    return rcmd_send(c, 2, argv, lens);
+    return json_command(rs, resume_get_done, cb, arg, 2, argv);
 }
 
 /* A hash's HGETALL as an object field -> parsed value (objects only, or
@@ -1001,14 +999,8 @@ static int rs_doc_list(ib_store_t *st, const char *event, ib_store_json_cb cb, v
     redis_store_t *rs = (redis_store_t *)st;
     char ki[256];
     snprintf(ki, sizeof(ki), "ib:{%s}:docs", event);
-    rcmd_t *c = rcmd_new(rs, doc_list_done);
-    if (!c)
-        return IB_ENOMEM;
-    c->json_cb = cb;
-    c->arg = arg;
     const char *argv[] = {"HGETALL", ki};
-    size_t lens[] = {7, strlen(ki)};
-    return rcmd_send(c, 2, argv, lens);
+    return json_command(rs, doc_list_done, cb, arg, 2, argv);
 }
 
 /* --- moderation lists ---
@@ -1053,14 +1045,8 @@ static int rs_mod_list(ib_store_t *st, const char *event, const char *kind, ib_s
     redis_store_t *rs = (redis_store_t *)st;
     char k[256];
     snprintf(k, sizeof(k), "ib:{%s}:mod:%s", event, kind);
-    rcmd_t *c = rcmd_new(rs, mod_list_done);
-    if (!c)
-        return IB_ENOMEM;
-    c->json_cb = cb;
-    c->arg = arg;
     const char *argv[] = {"HGETALL", k};
-    size_t lens[] = {7, strlen(k)};
-    return rcmd_send(c, 2, argv, lens);
+    return json_command(rs, mod_list_done, cb, arg, 2, argv);
 }
 
 /* --- subscriptions --- */
