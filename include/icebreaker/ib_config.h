@@ -64,7 +64,10 @@
     X(max_connections, "--max-connections", "ICEBREAKER_MAX_CONNECTIONS", 100000, 1, 10000000,     \
       "connections accepted at once (beyond: 503 on the handshake)")                               \
     X(drain_ms, "--drain-ms", "ICEBREAKER_DRAIN_MS", 5000, 0, 600000,                              \
-      "on SIGTERM, how long clients get to receive close 1001 before exit")
+      "on SIGTERM, how long clients get to receive close 1001 before exit")                        \
+    X(send_threads, "--send-threads", "ICEBREAKER_SEND_THREADS", -1, -1, 64,                       \
+      "threads that help write a large burst such as a round start (-1: one per usable core "      \
+      "beyond the first, at most 3; 0: none)")
 
 typedef struct ib_config {
 #define IB__CFG_STR_FIELD(f, flag, env, def, help) const char *f;

@@ -113,7 +113,11 @@ struct ib_session {
     X(rate_limited, "icebreaker_rate_limited_total", "messages refused by the rate limit")         \
     X(chat_messages, "icebreaker_chat_messages_total", "chat messages accepted")                   \
     X(presence_events, "icebreaker_presence_events_total", "presence changes announced")           \
-    X(sn_rounds, "icebreaker_sn_rounds_total", "speed-networking rounds started on this node")
+    X(sn_rounds, "icebreaker_sn_rounds_total", "speed-networking rounds started on this node")     \
+    X(send_bursts, "icebreaker_send_bursts_total",                                                 \
+      "large bursts of writes (a round start) split between the send threads")                     \
+    X(send_burst_conns, "icebreaker_send_burst_connections_total",                                 \
+      "connections written to in those bursts")
 
 typedef struct ib_metrics {
 #define IB__CTR_FIELD(f, name, help) uint64_t f;
@@ -123,6 +127,7 @@ typedef struct ib_metrics {
     uint64_t in_unknown;
     uint64_t errors_by_code[IB__ERR_LAST - IB__ERR_FIRST];
     uint64_t closes_by_code[5000];
+    uint64_t send_threads; /* gauge: helpers of the node's thread (net/) */
 } ib_metrics_t;
 
 struct ib_server {

@@ -16,6 +16,8 @@ LT_REV=${LT_REV:-}
 LT_BIN=$LT_BUILD
 LT_OUT=${LT_OUT:-$LT_ROOT/loadtest/out}
 LT_SECRET=${LT_SECRET:-loadtest-secret-$$}
+# LT_SERVER_CPU: the cores the server may use (taskset -c: "0", "0-1");
+# LT_SERVER_ARGS: extra `icebreaker serve` options (e.g. "--send-threads 0").
 LT_SERVER_CPU=${LT_SERVER_CPU:-0}
 LT_GEN_CPU=${LT_GEN_CPU:-1}
 mkdir -p "$LT_OUT"
@@ -83,8 +85,9 @@ lt_start() {
   : >"$log"
   case $kind in
   icebreaker)
+    # shellcheck disable=SC2086 # LT_SERVER_ARGS: extra options, split on spaces
     taskset -c "$LT_SERVER_CPU" "$LT_BIN/icebreaker" serve --host 127.0.0.1 --port 0 \
-      --jwt-secret "$LT_SECRET" "$@" >"$log" 2>&1 &
+      --jwt-secret "$LT_SECRET" ${LT_SERVER_ARGS:-} "$@" >"$log" 2>&1 &
     ;;
   peer)
     taskset -c "$LT_SERVER_CPU" node "$LT_ROOT/loadtest/peer/server.js" --host 127.0.0.1 \

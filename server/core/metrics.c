@@ -83,6 +83,10 @@ char *ib_metrics_render(const ib_server_t *srv, size_t *len)
          "# HELP icebreaker_draining 1 while the node is shutting down\n"
          "# TYPE icebreaker_draining gauge\nicebreaker_draining %d\n",
          srv->draining ? 1 : 0);
+    outf(&o,
+         "# HELP icebreaker_send_threads Threads that help the node's thread write large bursts\n"
+         "# TYPE icebreaker_send_threads gauge\nicebreaker_send_threads %llu\n",
+         (unsigned long long)m->send_threads);
 #define IB__CTR_OUT(f, name, help)                                                                 \
     outf(&o, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n",                 \
          (unsigned long long)m->f);

@@ -13,6 +13,9 @@
 
 _Static_assert(IB_BUF_PRE >= LWS_PRE, "ib_buf headroom must fit the WebSocket frame header");
 
+typedef struct ib_sendpool ib_sendpool_t;
+typedef struct ib_send_job ib_send_job_t;
+
 /* The node: one lws context on our libuv loop, one core server. */
 typedef struct ib_node {
     uv_loop_t *loop;
@@ -37,6 +40,9 @@ typedef struct ib_node {
     uint32_t out_n, out_cap;
     unsigned char *out_frames; /* scratch: one connection's frames, back to back */
     size_t out_frames_cap;
+    ib_sendpool_t *sendpool; /* sendpool.c: helpers for large flushes, or NULL */
+    ib_send_job_t *out_jobs; /* a large flush's connections (out_n at most) */
+    uint32_t out_jobs_cap;
 } ib_node_t;
 
 /* Reassembly of one incoming WebSocket message. */
@@ -131,6 +137,45 @@ int ib__out_hold(ib_node_t *node, struct lws *wsi, ib_conn_t *c, ib_buf_t *buf);
 void ib__out_flush_conn(ib_node_t *node, ib_conn_t *c);
 void ib__out_drop_conn(ib_node_t *node, ib_conn_t *c);
 void ib__out_free(ib_node_t *node);
+
+/* One held-back message (ws.c). */
+typedef struct ib_out_rec {
+    struct lws *wsi;
+    struct ib_conn *c; /* NULL once written or dropped */
+    ib_buf_t *buf;
+    uint32_t next; /* the connection's next message, 1-based; 0: none */
+} ib_out_rec_t;
+
+/* Messages held for one connection before they are written early. */
+#define IB_OUT_HOLD_MAX 32
+
+/* A server frame header (FIN, text, no mask) for len payload bytes at p
+ * (10 bytes at most); returns its length. */
+size_t ib__out_frame_header(unsigned char *p, size_t len);
+
+/*
+ * Large flushes written by several threads (sendpool.c). A job is one
+ * connection's held frames (records first, first->next...), written
+ * straight to fd with one sendmsg(); sent says how many of its total
+ * bytes the socket took (the rest is for lws, on the node's thread).
+ */
+struct ib_send_job {
+    int fd;
+    uint32_t first;
+    struct ib_conn *c;
+    size_t total, sent;
+};
+/* The helpers --send-threads asks for (-1: one per usable core beyond the
+ * first, at most 3). */
+int ib__sendpool_threads(int64_t configured);
+/* NULL when n_threads is 0 or they cannot be started. */
+ib_sendpool_t *ib__sendpool_new(int n_threads);
+int ib__sendpool_size(const ib_sendpool_t *p);
+/* Write every job, the calling thread included; returns when all are
+ * written. No lws call is made. p NULL: the calling thread alone. */
+void ib__sendpool_write(ib_sendpool_t *p, const ib_out_rec_t *recs, ib_send_job_t *jobs,
+                        size_t n_jobs);
+void ib__sendpool_free(ib_sendpool_t *p);
 
 /* HTTP side (http.c): answer a request once its headers (and body, for
  * POST) are in. Returns what the lws callback should return. */

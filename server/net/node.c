@@ -253,6 +253,11 @@ int ib_node_run(ib_config_t *cfg, const char *node_id)
         goto out;
     }
     node.port = lws_get_vhost_listen_port(node.vhost);
+    int helpers = ib__sendpool_threads(cfg->send_threads);
+    node.sendpool = ib__sendpool_new(helpers);
+    if (helpers > 0 && !node.sendpool)
+        ib__log("warn", "could not start %d send threads: large bursts use one thread", helpers);
+    node.srv->metrics.send_threads = (uint64_t)ib__sendpool_size(node.sendpool);
 
     uv_timer_init(&loop, &node.tick);
     node.tick.data = &node;
@@ -292,6 +297,7 @@ out:
     }
     ib_server_free(node.srv);
     ib__out_free(&node);
+    ib__sendpool_free(node.sendpool);
     ib__rxguard_free();
     uv_run(&loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop))

@@ -165,17 +165,6 @@ static int on_receive(ib_node_t *node, struct lws *wsi, ib_conn_t *c, const char
 
 /* ---- output coalescing (net_internal.h) ---- */
 
-/* One held-back message. */
-typedef struct ib_out_rec {
-    struct lws *wsi;
-    ib_conn_t *c; /* NULL once written or dropped */
-    ib_buf_t *buf;
-    uint32_t next; /* the connection's next message, 1-based; 0: none */
-} ib_out_rec_t;
-
-/* Messages held for one connection before they are written early. */
-#define IB_OUT_HOLD_MAX 32
-
 void ib__out_cork(ib_node_t *node)
 {
     node->out_depth++;
@@ -188,8 +177,18 @@ void ib__out_uncork(ib_node_t *node)
     ib__out_flush_all(node);
 }
 
+/* Below this many connections a flush is written by the node's thread
+ * alone: waking the helpers costs more than it saves. */
+#define IB_OUT_PARALLEL_MIN 256
+
+static void flush_parallel(ib_node_t *node);
+
 void ib__out_flush_all(ib_node_t *node)
 {
+    if (node->sendpool && node->out_n >= IB_OUT_PARALLEL_MIN) {
+        flush_parallel(node);
+        return;
+    }
     /* In the order of each connection's first held message. */
     for (uint32_t i = 0; i < node->out_n; i++) {
         ib_out_rec_t *r = &node->out[i];
@@ -224,25 +223,40 @@ int ib__out_hold(ib_node_t *node, struct lws *wsi, ib_conn_t *c, ib_buf_t *buf)
     return 0;
 }
 
-/* A server frame header (FIN, text, no mask) for len payload bytes at p;
- * returns its length. */
-static size_t frame_header(unsigned char *p, size_t len)
+/* The frames of the messages from first on, back to back in the scratch
+ * buffer (after LWS_PRE); returns their length, 0 without memory. */
+static size_t frames(ib_node_t *node, uint32_t first)
 {
-    p[0] = 0x81;
-    if (len < 126) {
-        p[1] = (unsigned char)len;
-        return 2;
+    size_t total = 0;
+    for (uint32_t i = first; i; i = node->out[i - 1].next)
+        total += 10 + node->out[i - 1].buf->len;
+    if (total > node->out_frames_cap) {
+        unsigned char *f = realloc(node->out_frames, LWS_PRE + total);
+        if (!f)
+            return 0;
+        node->out_frames = f;
+        node->out_frames_cap = total;
     }
-    if (len <= 0xffff) {
-        p[1] = 126;
-        p[2] = (unsigned char)(len >> 8);
-        p[3] = (unsigned char)len;
-        return 4;
+    unsigned char *p = node->out_frames + LWS_PRE;
+    for (uint32_t i = first; i; i = node->out[i - 1].next) {
+        const ib_buf_t *b = node->out[i - 1].buf;
+        p += ib__out_frame_header(p, b->len);
+        memcpy(p, ib_buf_payload((ib_buf_t *)b), b->len);
+        p += b->len;
     }
-    p[1] = 127;
-    for (int i = 0; i < 8; i++)
-        p[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-    return 10;
+    return (size_t)(p - (node->out_frames + LWS_PRE));
+}
+
+/* Release a connection's held messages (written or lost). */
+static void release(ib_node_t *node, ib_conn_t *c)
+{
+    for (uint32_t i = c->out_first; i;) {
+        ib_out_rec_t *r = &node->out[i - 1];
+        ib_buf_unref(r->buf);
+        r->c = NULL;
+        i = r->next;
+    }
+    c->out_first = c->out_last = c->out_count = 0;
 }
 
 void ib__out_flush_conn(ib_node_t *node, ib_conn_t *c)
@@ -251,53 +265,101 @@ void ib__out_flush_conn(ib_node_t *node, ib_conn_t *c)
     if (!first)
         return;
     struct lws *wsi = node->out[first - 1].wsi;
-    c->out_first = c->out_last = c->out_count = 0;
     /* One message: written from its own buffer, lws adds the header. */
     ib_out_rec_t *r = &node->out[first - 1];
     if (!r->next) {
         lws_write(wsi, ib_buf_payload(r->buf), r->buf->len, LWS_WRITE_TEXT);
-        ib_buf_unref(r->buf);
-        r->c = NULL;
+        release(node, c);
         return;
     }
-    /* Several: their frames back to back in the scratch buffer, one raw
-     * write (no extension is negotiated, so a frame is header + payload). */
-    size_t total = 0;
-    for (uint32_t i = first; i; i = node->out[i - 1].next)
-        total += 10 + node->out[i - 1].buf->len;
-    if (total > node->out_frames_cap) {
-        unsigned char *f = realloc(node->out_frames, LWS_PRE + total);
-        if (f) {
-            node->out_frames = f;
-            node->out_frames_cap = total;
+    /* Several: their frames back to back, one raw write (no extension is
+     * negotiated, so a frame is header + payload); without the memory for
+     * that, one write each. */
+    size_t n = frames(node, first);
+    if (n)
+        lws_write(wsi, node->out_frames + LWS_PRE, n, LWS_WRITE_RAW);
+    else
+        for (uint32_t i = first; i; i = node->out[i - 1].next)
+            lws_write(wsi, ib_buf_payload(node->out[i - 1].buf), node->out[i - 1].buf->len,
+                      LWS_WRITE_TEXT);
+    release(node, c);
+}
+
+/* Whether c's held frames may go straight to its socket from any thread:
+ * plain TCP, and nothing lws still holds to write first. */
+static int direct_fd(struct lws *wsi)
+{
+    if (lws_is_ssl(wsi) || lws_partial_buffered(wsi))
+        return -1;
+    return lws_get_socket_fd(wsi);
+}
+
+/*
+ * A large flush (a round start): the connections that may be written
+ * straight to their sockets are split between this thread and the send
+ * pool's helpers (sendpool.c), the others go through lws here first. Then,
+ * on this thread, lws gets what a socket did not take.
+ */
+static void flush_parallel(ib_node_t *node)
+{
+    if (node->out_jobs_cap < node->out_n) {
+        ib_send_job_t *v = realloc(node->out_jobs, node->out_n * sizeof(*v));
+        if (!v) {
+            ib_sendpool_t *pool = node->sendpool;
+            node->sendpool = NULL; /* this once: the plain way */
+            ib__out_flush_all(node);
+            node->sendpool = pool;
+            return;
         }
+        node->out_jobs = v;
+        node->out_jobs_cap = node->out_n;
     }
-    bool one_send = total <= node->out_frames_cap;
-    unsigned char *start = node->out_frames ? node->out_frames + LWS_PRE : NULL, *p = start;
-    for (uint32_t i = first; i;) {
-        r = &node->out[i - 1];
-        if (one_send) {
-            p += frame_header(p, r->buf->len);
-            memcpy(p, ib_buf_payload(r->buf), r->buf->len);
-            p += r->buf->len;
-        } else {
-            lws_write(wsi, ib_buf_payload(r->buf), r->buf->len, LWS_WRITE_TEXT);
+    size_t n = 0;
+    for (uint32_t i = 0; i < node->out_n; i++) {
+        ib_out_rec_t *r = &node->out[i];
+        if (!r->c || r->c->out_first != i + 1)
+            continue;
+        int fd = direct_fd(r->wsi);
+        if (fd < 0) {
+            ib__out_flush_conn(node, r->c);
+            continue;
         }
-        ib_buf_unref(r->buf);
-        r->c = NULL;
-        i = r->next;
+        size_t total = 0;
+        for (uint32_t k = i + 1; k; k = node->out[k - 1].next) {
+            unsigned char hdr[10];
+            total +=
+                ib__out_frame_header(hdr, node->out[k - 1].buf->len) + node->out[k - 1].buf->len;
+        }
+        node->out_jobs[n++] = (ib_send_job_t){.fd = fd, .first = i + 1, .c = r->c, .total = total};
     }
-    if (one_send)
-        lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_RAW);
+    if (n) {
+        ib__sendpool_write(node->sendpool, node->out, node->out_jobs, n);
+        node->srv->metrics.send_bursts++;
+        node->srv->metrics.send_burst_conns += n;
+    }
+    for (size_t k = 0; k < n; k++) {
+        ib_send_job_t *j = &node->out_jobs[k];
+        if (j->sent < j->total) {
+            struct lws *wsi = node->out[j->first - 1].wsi;
+            if (!j->sent) {
+                ib__out_flush_conn(node, j->c); /* nothing went: lws writes it all */
+                continue;
+            }
+            size_t len = frames(node, j->first);
+            if (len == j->total)
+                lws_write(wsi, node->out_frames + LWS_PRE + j->sent, len - j->sent, LWS_WRITE_RAW);
+            else /* no memory for the rest of a frame already begun: the
+                  * connection cannot continue */
+                lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+        }
+        release(node, j->c);
+    }
+    node->out_n = 0;
 }
 
 void ib__out_drop_conn(ib_node_t *node, ib_conn_t *c)
 {
-    for (uint32_t i = c->out_first; i; i = node->out[i - 1].next) {
-        ib_buf_unref(node->out[i - 1].buf);
-        node->out[i - 1].c = NULL;
-    }
-    c->out_first = c->out_last = c->out_count = 0;
+    release(node, c);
 }
 
 void ib__out_free(ib_node_t *node)
@@ -307,9 +369,11 @@ void ib__out_free(ib_node_t *node)
             ib_buf_unref(node->out[i].buf);
     free(node->out);
     free(node->out_frames);
+    free(node->out_jobs);
     node->out = NULL;
     node->out_frames = NULL;
-    node->out_n = node->out_cap = 0;
+    node->out_jobs = NULL;
+    node->out_n = node->out_cap = node->out_jobs_cap = 0;
     node->out_frames_cap = 0;
 }
 
