@@ -63,6 +63,9 @@ typedef struct ib_transport {
     void (*drop)(void *ctx, void *conn);
     /* Fill buf with cryptographically random bytes. */
     void (*random)(void *ctx, void *buf, size_t len);
+    /* A monotonic clock in microseconds, for measurements only (metrics),
+     * never for rules, which take `now` as an argument. May be NULL. */
+    int64_t (*mono_us)(void *ctx);
 } ib_transport_t;
 
 typedef enum ib_session_state {
@@ -119,6 +122,10 @@ struct ib_session {
     X(send_burst_conns, "icebreaker_send_burst_connections_total",                                 \
       "connections written to in those bursts")
 
+/* The buckets of icebreaker_sn_round_start_seconds (upper bounds, us). */
+#define IB_ROUND_START_BUCKETS 9
+extern const uint64_t ib_round_start_le_us[IB_ROUND_START_BUCKETS];
+
 typedef struct ib_metrics {
 #define IB__CTR_FIELD(f, name, help) uint64_t f;
     IB_COUNTERS(IB__CTR_FIELD)
@@ -128,6 +135,11 @@ typedef struct ib_metrics {
     uint64_t errors_by_code[IB__ERR_LAST - IB__ERR_FIRST];
     uint64_t closes_by_code[5000];
     uint64_t send_threads; /* gauge: helpers of the node's thread (net/) */
+    /* Round starts this node drove: from the sn.start (or the clock's
+     * deadline) to the last sn.match written; a histogram in microseconds
+     * over ib_round_start_le_us. */
+    uint64_t round_start_count, round_start_sum_us;
+    uint64_t round_start_le[IB_ROUND_START_BUCKETS];
 } ib_metrics_t;
 
 struct ib_server {
@@ -205,5 +217,7 @@ char *ib_metrics_render(const ib_server_t *srv, size_t *len);
 
 /* Count a close code sent or received (for metrics). */
 void ib_metrics_close(ib_server_t *srv, int code);
+/* Count a round start that took us microseconds. */
+void ib_metrics_round_start(ib_server_t *srv, int64_t us);
 
 #endif

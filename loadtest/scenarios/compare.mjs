@@ -134,10 +134,12 @@ if (scenario === 'idle') {
 } else if (scenario === 'sn') {
   const rows = runs.map((r) => [
     r.label, r.conns, r.sn?.participants ?? 'n/a', r.sn?.matched ?? 'n/a', fmt(r.sn?.ms_to_last_match, 1),
-    fmt(r.sn?.match?.p50_ms), fmt(r.sn?.match?.p99_ms), fmt(r.sn?.server_cpu_ms, 1), fmt(r.sn?.server_cpu_all_ms, 1), r.sn?.refused ?? '',
+    fmt(r.sn?.match?.p50_ms), fmt(r.sn?.match?.p99_ms), fmt(r.sn?.server_cpu_ms, 1), fmt(r.sn?.server_cpu_all_ms, 1),
+    fmt(r.sn?.server_round_start_ms, 1), r.sn?.refused ?? '',
   ]);
   md = table(['server', 'clients', 'participants', 'matched', 'ms to last sn.match', 'p50 ms', 'p99 ms',
-    'server CPU ms (sn.start to all matched)', 'server CPU ms (all of the round start)', 'refused'], rows);
+    'server CPU ms (sn.start to all matched)', 'server CPU ms (all of the round start)',
+    'server ms to the last sn.match written', 'refused'], rows);
 } else {
   console.error(`unknown scenario ${scenario}`);
   process.exit(2);

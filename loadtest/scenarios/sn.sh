@@ -9,7 +9,10 @@
 #
 # Each count is bounded by 300 s; a run that does not finish in time is
 # recorded as such, with how far it got. Exits 3, saying so, when the server
-# refuses sn.create (speed networking not there). Output:
+# refuses sn.create (speed networking not there). The server's own figure
+# (its icebreaker_sn_round_start_seconds: sn.start to the last sn.match
+# written) is added to the JSON and the table. LT_SERVER_CPU=0-1 lets the
+# server's send threads use the generator's core too. Output:
 # loadtest/out/sn-*.json and sn.md.
 source "$(dirname "$0")/lib.sh"
 sizes=("$@")
@@ -25,6 +28,16 @@ for n in "${sizes[@]}"; do
   r=0
   lt_gen --scenario sn --label icebreaker --conns "$n" --sn-strategy "$strategy" \
     --sn-round-s 300 --timeout-s 300 --json "$LT_OUT/sn-icebreaker-$n.json" --quiet || r=$?
+  # The server's own time for the round start, from its /metrics (one round
+  # started: the histogram's sum): sn.start to the last sn.match written.
+  rs=$(curl -s --max-time 5 "http://127.0.0.1:$LT_PORT/metrics" |
+    sed -n 's/^icebreaker_sn_round_start_seconds_sum //p')
+  if [ -n "$rs" ] && [ -f "$LT_OUT/sn-icebreaker-$n.json" ]; then
+    LT_J="$LT_OUT/sn-icebreaker-$n.json" LT_RS=$rs node -e '
+      const fs = require("fs"), j = JSON.parse(fs.readFileSync(process.env.LT_J, "utf8"));
+      if (j.sn) j.sn.server_round_start_ms = Number(process.env.LT_RS) * 1000;
+      fs.writeFileSync(process.env.LT_J, JSON.stringify(j, null, 2) + "\n");'
+  fi
   lt_stop "$LT_PID"
   files+=("$LT_OUT/sn-icebreaker-$n.json")
   if [ "$r" = 3 ]; then

@@ -46,6 +46,20 @@ static void outf(out_t *o, const char *fmt, ...)
     }
 }
 
+const uint64_t ib_round_start_le_us[IB_ROUND_START_BUCKETS] = {
+    5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000};
+
+void ib_metrics_round_start(ib_server_t *srv, int64_t us)
+{
+    ib_metrics_t *m = &srv->metrics;
+    uint64_t v = us > 0 ? (uint64_t)us : 0;
+    m->round_start_count++;
+    m->round_start_sum_us += v;
+    for (int i = 0; i < IB_ROUND_START_BUCKETS; i++)
+        if (v <= ib_round_start_le_us[i])
+            m->round_start_le[i]++;
+}
+
 void ib_metrics_close(ib_server_t *srv, int code)
 {
     if (code > 0 && (size_t)code < IB_ARRAY_LEN(srv->metrics.closes_by_code))
@@ -131,6 +145,18 @@ char *ib_metrics_render(const ib_server_t *srv, size_t *len)
     for (int ph = IB_SCHED_LOBBY; ph < IB_SCHED_ENDED; ph++)
         outf(&o, "icebreaker_sn_sessions{phase=\"%s\"} %zu\n", ib_sched_phase_name(ph),
              by_phase[ph]);
+    outf(&o, "# HELP icebreaker_sn_round_start_seconds Round starts this node drove, from the "
+             "sn.start or the clock's deadline to the last sn.match written (matching included)\n"
+             "# TYPE icebreaker_sn_round_start_seconds histogram\n");
+    for (int i = 0; i < IB_ROUND_START_BUCKETS; i++)
+        outf(&o, "icebreaker_sn_round_start_seconds_bucket{le=\"%g\"} %llu\n",
+             (double)ib_round_start_le_us[i] / 1e6, (unsigned long long)m->round_start_le[i]);
+    outf(&o,
+         "icebreaker_sn_round_start_seconds_bucket{le=\"+Inf\"} %llu\n"
+         "icebreaker_sn_round_start_seconds_sum %.6f\n"
+         "icebreaker_sn_round_start_seconds_count %llu\n",
+         (unsigned long long)m->round_start_count, (double)m->round_start_sum_us / 1e6,
+         (unsigned long long)m->round_start_count);
     const char *redis = srv->store->ops->health(srv->store);
     outf(&o,
          "# HELP icebreaker_redis_up 1 when the shared store answers, 0 when Redis is down (1 in "

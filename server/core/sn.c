@@ -476,11 +476,37 @@ static bool send_first(ib_sn_t *sn, const ib_sched_events_t *ev, int64_t now)
     return true;
 }
 
-/* Turn the scheduler's events into messages and rooms, then forget them. */
-static void apply(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now)
+/* The transport's monotonic clock (us), or -1: for the round-start
+ * metric only. */
+static int64_t mono_us(const ib_sn_t *sn)
+{
+    const ib_transport_t *tr = &sn->ev->srv->tr;
+    return tr->mono_us ? tr->mono_us(tr->ctx) : -1;
+}
+
+/* A round started in ev at t0 (mono_us, before the matching): its time to
+ * the last sn.match written (one node: send_first) or handed on. */
+static void measure_round_start(ib_sn_t *sn, const ib_sched_events_t *ev, int64_t t0)
+{
+    if (t0 < 0)
+        return;
+    for (size_t i = 0; i < ev->n; i++)
+        if (ev->v[i].kind == IB_SCHED_EV_ROUND_START) {
+            int64_t t1 = mono_us(sn);
+            if (t1 >= t0)
+                ib_metrics_round_start(sn->ev->srv, t1 - t0);
+            return;
+        }
+}
+
+/* Turn the scheduler's events into messages and rooms, then forget them.
+ * t0: mono_us() before the scheduler made them, or -1 (not measured). */
+static void apply_from(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now, int64_t t0)
 {
     bool changed = ev->n > 0;
     bool sent = send_first(sn, ev, now);
+    if (sent)
+        measure_round_start(sn, ev, t0);
     for (size_t i = 0; i < ev->n; i++) {
         const ib_sched_event_t *e = &ev->v[i];
         switch (e->kind) {
@@ -513,10 +539,17 @@ static void apply(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now)
             break;
         }
     }
+    if (!sent)
+        measure_round_start(sn, ev, t0);
     ev->n = 0;
     /* Saved (several nodes) once every event is applied. */
     if (changed)
         ib__sn_cluster_changed(sn, true);
+}
+
+static void apply(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now)
+{
+    apply_from(sn, ev, now, -1);
 }
 
 /* Blocks of the event between participants, into the pool (before every
@@ -623,9 +656,10 @@ void ib__sn_tick(ib_server_t *srv, int64_t now)
                 json_decref(st);
             }
             if (now >= ib_sched_deadline(sn->sched)) {
+                int64_t t0 = mono_us(sn);
                 sync_blocks(sn);
                 ib_sched_tick(sn->sched, now, &out);
-                apply(sn, &out, now);
+                apply_from(sn, &out, now, t0);
             }
         }
     }
@@ -767,6 +801,7 @@ static int host_verb(ib_sn_t *sn, int (*verb)(ib_sched_t *, int64_t, ib_sched_ev
                      void *ctx)
 {
     ib_sched_events_t ev = {0};
+    int64_t t0 = mono_us(sn);
     sync_blocks(sn);
     int rc = verb(sn->sched, now, &ev);
     if (rc == IB_ECONFLICT) {
@@ -774,7 +809,7 @@ static int host_verb(ib_sn_t *sn, int (*verb)(ib_sched_t *, int64_t, ib_sched_ev
         return rc;
     }
     ok(ctx, json_pack("{s:s}", "session", sn->id));
-    apply(sn, &ev, now);
+    apply_from(sn, &ev, now, t0);
     ib_sched_events_clear(&ev);
     return 0;
 }

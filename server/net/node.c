@@ -106,6 +106,12 @@ static void tr_random(void *ctx, void *buf, size_t len)
     }
 }
 
+static int64_t tr_mono_us(void *ctx)
+{
+    (void)ctx;
+    return (int64_t)(uv_hrtime() / 1000);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     ib_node_t *node = t->data;
@@ -204,6 +210,7 @@ int ib_node_run(ib_config_t *cfg, const char *node_id)
         .close = tr_close,
         .drop = tr_drop,
         .random = tr_random,
+        .mono_us = tr_mono_us,
     };
     node.srv = node.store ? ib_server_new(cfg, &tr, node.store, node_id) : NULL;
     if (!node.srv) {

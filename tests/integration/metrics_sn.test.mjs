@@ -4,7 +4,8 @@
 // the node's live sessions by phase (lobby, round, break, paused; ended ones
 // are not live). Each step waits for the clients' sn.* messages, then reads
 // /metrics: the node applies a change before it sends it, so the figures
-// are exact at that point.
+// are exact at that point. icebreaker_sn_round_start_seconds times each of
+// those round starts (one observation per round).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, ms } from './lib/server.mjs';
@@ -38,7 +39,22 @@ async function snMetrics(node = srv) {
     assert.equal(sessions[m[1]], undefined, `one sample per phase: ${m[1]}`);
     sessions[m[1]] = s.value;
   }
-  return { types, rounds: rounds[0].value, sessions };
+  // icebreaker_sn_round_start_seconds: one observation per round start
+  // (the host's sn.start and the clock's), cumulative buckets.
+  assert.equal(types.icebreaker_sn_round_start_seconds, 'histogram');
+  const h = (n) => samples.filter((s) => s.name === `icebreaker_sn_round_start_seconds_${n}`);
+  const buckets = h('bucket');
+  assert.deepEqual(
+    buckets.map((b) => b.labels),
+    ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '+Inf'].map((le) => `{le="${le}"}`),
+  );
+  for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i].value >= buckets[i - 1].value, 'buckets are cumulative');
+  const [count] = h('count');
+  const [sum] = h('sum');
+  assert.equal(buckets.at(-1).value, count.value, '+Inf bucket = count');
+  assert.equal(count.value, rounds[0].value, 'every round start this node drove is timed');
+  assert.ok(count.value === 0 ? sum.value === 0 : sum.value > 0, `sum ${sum.value} for ${count.value}`);
+  return { types, rounds: rounds[0].value, sessions, roundStart: { count: count.value, sum: sum.value } };
 }
 
 const phases = (over = {}) => ({ lobby: 0, round: 0, break: 0, paused: 0, ...over });
