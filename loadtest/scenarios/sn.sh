@@ -31,7 +31,7 @@ for n in "${sizes[@]}"; do
   # The server's own time for the round start, from its /metrics (one round
   # started: the histogram's sum): sn.start to the last sn.match written.
   rs=$(curl -s --max-time 5 "http://127.0.0.1:$LT_PORT/metrics" |
-    sed -n 's/^icebreaker_sn_round_start_seconds_sum //p')
+    sed -n 's/^icebreaker_sn_round_start_seconds_sum //p' || true)
   if [ -n "$rs" ] && [ -f "$LT_OUT/sn-icebreaker-$n.json" ]; then
     LT_J="$LT_OUT/sn-icebreaker-$n.json" LT_RS=$rs node -e '
       const fs = require("fs"), j = JSON.parse(fs.readFileSync(process.env.LT_J, "utf8"));
