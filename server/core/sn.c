@@ -541,10 +541,17 @@ static void apply_from(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now, int64_t 
     }
     if (!sent)
         measure_round_start(sn, ev, t0);
+    /* Saved (several nodes) once every event is applied: at once for a
+     * new phase, round or deadline; a re-pairing or a warning inside a
+     * round waits for the next save (at most a second). */
+    bool urgent = false;
+    for (size_t i = 0; i < ev->n; i++)
+        if (ev->v[i].kind != IB_SCHED_EV_GROUP && ev->v[i].kind != IB_SCHED_EV_BYE &&
+            ev->v[i].kind != IB_SCHED_EV_WARNING)
+            urgent = true;
     ev->n = 0;
-    /* Saved (several nodes) once every event is applied. */
     if (changed)
-        ib__sn_cluster_changed(sn, true);
+        ib__sn_cluster_changed(sn, urgent);
 }
 
 static void apply(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now)
