@@ -87,7 +87,6 @@ typedef struct lg_opts {
     int server_pid;        /* measured from /proc when > 0 */
     const char *json_path; /* report as JSON here when set */
     bool quiet;            /* no progress lines */
-    bool busy_poll;        /* workers poll without sleeping (see worker.c) */
 } lg_opts_t;
 
 /* Counters a worker keeps and reports. */

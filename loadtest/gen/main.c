@@ -422,7 +422,6 @@ static void usage(FILE *f)
                "  --text-bytes B    fanout: chat text length (64)\n"
                "  --sn-rounds N, --sn-round-s S, --sn-strategy random|rotate|interests\n"
                "  --timeout-s S     hard bound on the whole run (300)\n"
-               "  --busy-poll       workers never sleep in epoll: no wake-up per message\n"
                "  --server-pid PID  measure this process (RSS, CPU)\n"
                "  --json FILE       write the report as JSON\n"
                "  --quiet           no progress lines\n");
@@ -444,7 +443,6 @@ static int parse(int argc, char **argv)
         O_SNS,
         O_SNSTRAT,
         O_TIMEOUT,
-        O_BUSY,
         O_PID,
         O_JSON,
         O_PATH,
@@ -476,7 +474,6 @@ static int parse(int argc, char **argv)
         {"sn-round-s", 1, 0, O_SNS},
         {"sn-strategy", 1, 0, O_SNSTRAT},
         {"timeout-s", 1, 0, O_TIMEOUT},
-        {"busy-poll", 0, 0, O_BUSY},
         {"server-pid", 1, 0, O_PID},
         {"json", 1, 0, O_JSON},
         {"quiet", 0, 0, O_QUIET},
@@ -587,9 +584,6 @@ static int parse(int argc, char **argv)
             break;
         case O_TIMEOUT:
             O.timeout_s = atoi(optarg);
-            break;
-        case O_BUSY:
-            O.busy_poll = true;
             break;
         case O_PID:
             O.server_pid = atoi(optarg);
@@ -794,10 +788,9 @@ static json_t *report(int64_t t_go, int64_t t_ramp, const probe_t *base, const p
                srv_ms, (double)(at_end->t - at_a->t) / 1e3, all_ms);
     }
     json_object_set_new(j, "generator",
-                        json_pack("{s:f,s:I,s:I,s:I,s:b}", "cpu_s", (double)s.cpu_us / 1e6,
-                                  "rx_msgs", (json_int_t)s.rx_msgs, "rx_bytes",
-                                  (json_int_t)s.rx_bytes, "errors", (json_int_t)s.errors,
-                                  "busy_poll", O.busy_poll));
+                        json_pack("{s:f,s:I,s:I,s:I}", "cpu_s", (double)s.cpu_us / 1e6, "rx_msgs",
+                                  (json_int_t)s.rx_msgs, "rx_bytes", (json_int_t)s.rx_bytes,
+                                  "errors", (json_int_t)s.errors));
     printf("  generator: %.2f s CPU in all, %llu messages received, %llu error replies\n",
            (double)s.cpu_us / 1e6, (unsigned long long)s.rx_msgs, (unsigned long long)s.errors);
     return j;

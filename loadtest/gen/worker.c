@@ -687,15 +687,7 @@ int lg_worker_run(const lg_opts_t *o, int w, int first, int count, int fd)
 
     /* Tell the coordinator we are ready; LG_C_GO starts the ramp. */
     report_status();
-    /* --busy-poll: on loopback each message that wakes a sleeping reader
-     * costs a wake-up inside the server's send() and in the reader; a
-     * client on another machine costs the server none. Polling without
-     * sleeping takes those out (and the whole core). */
-    if (o->busy_poll)
-        while (uv_run(&W.loop, UV_RUN_NOWAIT))
-            ;
-    else
-        uv_run(&W.loop, UV_RUN_DEFAULT);
+    uv_run(&W.loop, UV_RUN_DEFAULT);
     rc = 0;
 
     /* Two-stage destroy on a foreign loop (see server/net/node.c); an

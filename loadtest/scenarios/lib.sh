@@ -17,8 +17,7 @@ LT_BIN=$LT_BUILD
 LT_OUT=${LT_OUT:-$LT_ROOT/loadtest/out}
 LT_SECRET=${LT_SECRET:-loadtest-secret-$$}
 # LT_SERVER_CPU: the cores the server may use (taskset -c: "0", "0-1");
-# LT_SERVER_ARGS: extra `icebreaker serve` options (e.g. "--send-threads 0");
-# LT_GEN_ARGS: extra ib_loadgen options (e.g. "--busy-poll").
+# LT_SERVER_ARGS: extra `icebreaker serve` options (e.g. "--send-threads 0").
 LT_SERVER_CPU=${LT_SERVER_CPU:-0}
 LT_GEN_CPU=${LT_GEN_CPU:-1}
 mkdir -p "$LT_OUT"
@@ -162,9 +161,8 @@ lt_gen() {
   done
   lt_wait_quiet
   before=$(cut -d' ' -f1-3 /proc/loadavg)
-  # shellcheck disable=SC2086 # LT_GEN_ARGS: extra generator options, split on spaces
   taskset -c "$LT_GEN_CPU" "$LT_BIN/ib_loadgen" --host 127.0.0.1 --port "$LT_PORT" \
-    --secret "$LT_SECRET" --server-pid "$LT_PID" ${LT_GEN_ARGS:-} "$@" || rc=$?
+    --secret "$LT_SECRET" --server-pid "$LT_PID" "$@" || rc=$?
   after=$(cut -d' ' -f1-3 /proc/loadavg)
   lt_log "load average before: $before, after: $after"
   if [ -n "$json" ] && [ -f "$json" ]; then
