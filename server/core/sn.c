@@ -285,7 +285,7 @@ static void room_name(char *buf, size_t len, const ib_sn_t *sn, uint32_t no)
 
 /* Member i's sn.match in a group of n, for room_id, as sn_wire.c writes it
  * (the bytes json_dumpb writes for what open_group keeps). */
-static ib_buf_t *group_wire(ib_sn_t *sn, const ib_sched_event_t *e, const char *room_id,
+static ib_buf_t *group_wire(ib_sn_t *sn, uint32_t round, int64_t ends_at, const char *room_id,
                             ib_sn_person_t **ps, size_t n, size_t i)
 {
     ib_match_reason_t r[IB_MATCH_GROUP_MAX][IB_MATCH_SHARED_MAX];
@@ -299,7 +299,17 @@ static ib_buf_t *group_wire(ib_sn_t *sn, const ib_sched_event_t *e, const char *
         wp[k] = (ib_sn_wire_partner_t){ps[j]->id, ps[j]->name, ps[j]->headline, r[k], ns};
         k++;
     }
-    return ib__sn_wire_match(sn->id, e->round, room_id, e->ends_at, wp, k);
+    return ib__sn_wire_match(sn->id, round, room_id, ends_at, wp, k);
+}
+
+/* On one node: p's sn.match as sent (b, a reference) is what a resume
+ * resends. */
+static void keep_wire(ib_sn_person_t *p, uint32_t round, int64_t ends_at, ib_buf_t *b)
+{
+    ib_buf_unref(p->match_wire);
+    p->match_wire = b ? ib_buf_ref(b) : NULL;
+    p->match_ends_at = ends_at;
+    p->round = round;
 }
 
 /* One node: a GROUP event's messages, before its room is made (apply),
@@ -311,9 +321,10 @@ static void send_group(ib_sn_t *sn, const ib_sched_event_t *e, uint32_t no)
     char room_id[IB_ID_MAX + 8];
     room_name(room_id, sizeof(room_id), sn, no);
     for (size_t i = 0; i < n; i++) {
-        ib_buf_t *b = group_wire(sn, e, room_id, ps, n, i);
+        ib_buf_t *b = group_wire(sn, e->round, e->ends_at, room_id, ps, n, i);
         if (b)
             ib_user_send_id(sn->ev, ps[i]->id, NULL, b);
+        keep_wire(ps[i], e->round, e->ends_at, b);
         ib_buf_unref(b);
     }
 }
@@ -324,6 +335,8 @@ static void send_bye(ib_sn_t *sn, const ib_sched_event_t *e)
     ib_buf_t *b = p ? ib__sn_wire_match(sn->id, e->round, NULL, e->ends_at, NULL, 0) : NULL;
     if (b)
         ib_user_send_id(sn->ev, p->id, NULL, b);
+    if (p)
+        keep_wire(p, e->round, e->ends_at, b);
     ib_buf_unref(b);
 }
 
@@ -346,7 +359,18 @@ static void open_group(ib_sn_t *sn, const ib_sched_event_t *e)
         json_array_append_new(ids, json_string(ps[i]->id));
     json_t *hist = json_array_get(sn->history, e->round - 1);
     json_array_append_new(json_object_get(hist, "groups"), json_incref(ids));
-    bool cluster = ib__cluster(sn->ev->srv);
+    if (!ib__cluster(sn->ev->srv)) {
+        /* One node: the sn.match went out as bytes (send_group), which
+         * are what a resume resends; no JSON to keep. */
+        for (size_t i = 0; i < n; i++) {
+            ps[i]->room = strdup(room_id);
+            json_decref(ps[i]->match);
+            ps[i]->match = NULL;
+            ps[i]->round = e->round;
+        }
+        json_decref(ids);
+        return;
+    }
     ib_match_reason_t r[IB_MATCH_SHARED_MAX];
     match_common_t common;
     match_common_init(&common, sn, e, room_id);
@@ -361,7 +385,7 @@ static void open_group(ib_sn_t *sn, const ib_sched_event_t *e)
             json_object_set_new(card, "shared", shared_json(r, ns));
             json_array_append_new(partners, card);
         }
-        ib_buf_t *wire = cluster ? group_wire(sn, e, room_id, ps, n, i) : NULL;
+        ib_buf_t *wire = group_wire(sn, e->round, e->ends_at, room_id, ps, n, i);
         person_set_match(sn, ps[i], room_id, e->round, match_msg(&common, partners), ids, wire);
         ib_buf_unref(wire);
     }
@@ -378,9 +402,14 @@ static void give_bye(ib_sn_t *sn, const ib_sched_event_t *e)
         json_t *hist = json_array_get(sn->history, e->round - 1);
         json_array_append_new(json_object_get(hist, "byes"), json_string(p->id));
     }
-    ib_buf_t *wire = ib__cluster(sn->ev->srv)
-                         ? ib__sn_wire_match(sn->id, e->round, NULL, e->ends_at, NULL, 0)
-                         : NULL;
+    if (!ib__cluster(sn->ev->srv)) { /* one node: as in open_group */
+        leave_room(sn, p);
+        json_decref(p->match);
+        p->match = NULL;
+        p->round = e->round;
+        return;
+    }
+    ib_buf_t *wire = ib__sn_wire_match(sn->id, e->round, NULL, e->ends_at, NULL, 0);
     match_common_t common;
     match_common_init(&common, sn, e, NULL);
     person_set_match(sn, p, NULL, e->round, match_msg(&common, json_array()), NULL, wire);
@@ -389,8 +418,10 @@ static void give_bye(ib_sn_t *sn, const ib_sched_event_t *e)
 }
 
 /* Close the rooms of the round: everyone in them is taken out (on every
- * node when everywhere: the round ended). */
-static void close_rooms(ib_sn_t *sn, bool everywhere)
+ * node when everywhere: the round ended). Matches kept as bytes for
+ * rounds up to upto go too: on one node the next round's were kept
+ * already, when they were sent (send_first runs before this). */
+static void close_rooms(ib_sn_t *sn, bool everywhere, uint32_t upto)
 {
     const char *id;
     json_t *g;
@@ -412,11 +443,34 @@ static void close_rooms(ib_sn_t *sn, bool everywhere)
         p->room = NULL;
         json_decref(p->match);
         p->match = NULL;
+        if (p->round <= upto) {
+            ib_buf_unref(p->match_wire);
+            p->match_wire = NULL;
+        }
     }
     char prefix[IB_ID_MAX + 8];
     pair_prefix(sn, prefix, sizeof(prefix));
     if (everywhere)
         ib__cluster_rooms_close(sn->ev, prefix);
+}
+
+/* p's sn.match of round as a group member (room) or bye, made again (one
+ * node, for a moved deadline). NULL without memory. */
+static ib_buf_t *rewire(ib_sn_t *sn, ib_sn_person_t *p, uint32_t round, int64_t ends_at)
+{
+    if (!p->room)
+        return ib__sn_wire_match(sn->id, round, NULL, ends_at, NULL, 0);
+    uint32_t members[IB_MATCH_GROUP_MAX], g;
+    unsigned k = ib_sched_group_of(sn->sched, p->handle, members, &g);
+    ib_sn_person_t *ps[IB_MATCH_GROUP_MAX];
+    size_t n = 0, me = 0;
+    for (unsigned m = 0; m < k; m++)
+        if ((ps[n] = by_handle(sn, members[m]))) {
+            if (ps[n] == p)
+                me = n;
+            n++;
+        }
+    return group_wire(sn, round, ends_at, p->room, ps, n, me);
 }
 
 /* Stored sn.match messages (resent on resume) follow a moved deadline. */
@@ -426,8 +480,16 @@ static void set_ends_at(ib_sn_t *sn, uint32_t round, int64_t ends_at)
     void *v;
     for (size_t i = 0; ib_map_next(&sn->people, &i, &k, &v);) {
         ib_sn_person_t *p = v;
-        if (p->match && p->round == round)
+        if (p->round != round)
+            continue;
+        if (p->match)
             json_object_set_new(p->match, "ends_at", json_integer(ends_at));
+        if (p->match_wire && p->match_ends_at != ends_at) {
+            ib_buf_t *b = rewire(sn, p, round, ends_at);
+            if (b)
+                keep_wire(p, round, ends_at, b);
+            ib_buf_unref(b);
+        }
     }
 }
 
@@ -533,7 +595,7 @@ static void apply_from(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now, int64_t 
                 warn(sn, e);
             break;
         case IB_SCHED_EV_ROUND_END:
-            close_rooms(sn, true);
+            close_rooms(sn, true, e->round);
             break;
         case IB_SCHED_EV_ENDED:
             break;
@@ -699,6 +761,7 @@ static void person_free(ib_sn_person_t *p)
     free(p->room);
     json_decref(p->contact);
     json_decref(p->match);
+    ib_buf_unref(p->match_wire);
     free(p);
 }
 
@@ -902,6 +965,11 @@ static int verb_leave(ib_sn_t *sn, const ib_sn_actor_t *who, int64_t now, const 
     }
     free(p->room);
     p->room = NULL;
+    /* Out of the round: a resume no longer gives the match. */
+    json_decref(p->match);
+    p->match = NULL;
+    ib_buf_unref(p->match_wire);
+    p->match_wire = NULL;
     ib_sched_events_t ev = {0};
     sync_blocks(sn);
     ib_sched_leave(sn->sched, p->handle, now, &ev);
@@ -1081,9 +1149,12 @@ void ib__sn_resumed(ib_session_t *s, int64_t now)
             continue;
         ib_session_send_json(s, state_json(sn, now));
         ib_sched_phase_t ph = ib_sched_phase(sn->sched);
-        if (p && p->match && p->round == ib_sched_round(sn->sched) &&
-            (ph == IB_SCHED_ROUND || ph == IB_SCHED_PAUSED))
+        bool now_round = p && p->round == ib_sched_round(sn->sched) &&
+                         (ph == IB_SCHED_ROUND || ph == IB_SCHED_PAUSED);
+        if (now_round && p->match)
             ib_session_send_json(s, json_incref(p->match));
+        else if (now_round && p->match_wire)
+            ib_session_send(s, p->match_wire);
     }
 }
 
@@ -1124,10 +1195,16 @@ json_t *ib__sn_session_to_json(const ib_sn_t *sn)
     void *v;
     for (size_t i = 0; ib_map_next(&sn->people, &i, &k, &v);) {
         const ib_sn_person_t *p = v;
-        json_t *o = json_pack("{s:s,s:s,s:s?,s:O?,s:I,s:I,s:s?,s:O?}", "id", p->id, "name", p->name,
+        /* A match kept as bytes (one node) is read back here, the only
+         * place it is needed as JSON. */
+        json_t *match = p->match        ? json_incref(p->match)
+                        : p->match_wire ? json_loadb((const char *)ib_buf_payload(p->match_wire),
+                                                     p->match_wire->len, 0, NULL)
+                                        : NULL;
+        json_t *o = json_pack("{s:s,s:s,s:s?,s:O?,s:I,s:I,s:s?,s:o?}", "id", p->id, "name", p->name,
                               "headline", p->headline, "contact", p->contact, "handle",
                               (json_int_t)p->handle, "round", (json_int_t)p->round, "room", p->room,
-                              "match", p->match);
+                              "match", match);
         if (!o || json_array_append_new(people, o))
             goto oom;
     }
@@ -1271,14 +1348,14 @@ int ib__sn_session_from_json(ib_event_t *ev, const json_t *j, ib_sn_t **out)
     *out = sn;
     return 0;
 fail:
-    close_rooms(sn, false);
+    close_rooms(sn, false, UINT32_MAX);
     ib__sn_free(sn);
     return err;
 }
 
 void ib__sn_session_drop(ib_sn_t *sn)
 {
-    close_rooms(sn, false);
+    close_rooms(sn, false, UINT32_MAX);
     ib_map_del(&sn->ev->sn, sn->id);
     ib__sn_free(sn);
 }

@@ -24,8 +24,13 @@ typedef struct ib_sn_person {
     uint32_t handle; /* in the scheduler's pool */
     uint32_t round;  /* the round of `room` / `match` */
     char *room;      /* current pair: room, NULL when none */
-    json_t *match;   /* the last sn.match sent this round (resent on resume) */
-    bool seen;       /* seen in `room` (here or on another node) since put there */
+    /* The last sn.match sent this round (resent on resume): across nodes
+     * as JSON (match, it is handed over), on one node as the bytes sent
+     * (match_wire), made again when the deadline moves. */
+    json_t *match;
+    ib_buf_t *match_wire;
+    int64_t match_ends_at; /* the deadline match_wire was written with */
+    bool seen; /* seen in `room` (here or on another node) since put there */
 } ib_sn_person_t;
 
 typedef struct ib_sn {

@@ -305,3 +305,30 @@ test('resume within grace: sn.state and sn.match again, the pair room kept', asy
   await host.ok({ type: 'sn.stop', session });
   await closeAll([host, a2, b]);
 });
+
+test('resume in round 2, after an extend: the round-2 match again, with the moved deadline', async () => {
+  const { host, people, session } = await setup('res2', 4, { rounds: 2, round_s: 1, break_s: 0, strategy: 'rotate' });
+  await host.ok({ type: 'sn.start', session });
+  await matches(people, session, 1);
+  const m2 = await matches(people, session, 2); // the clock starts round 2
+  const ext = await host.ok({ type: 'sn.extend', session, seconds: 30 });
+  const a = people[0];
+  await a.next((m) => m.type === 'sn.state' && m.session === session && m.ends_at === ext.ends_at);
+  const resumeTok = a.helloReply.resume;
+  const tok = a.token;
+  await a.drop();
+  const a2 = await connect(srv);
+  const r = await a2.ok({ type: 'hello', token: tok, resume: resumeTok });
+  assert.equal(r.resumed, true);
+  const st = await a2.next('sn.state');
+  assert.equal(st.phase, 'round');
+  assert.equal(st.round, 2);
+  const again = await a2.next('sn.match');
+  assert.equal(again.round, 2);
+  assert.equal(again.room, m2[0].room);
+  assert.deepEqual(again.partners, m2[0].partners);
+  assert.equal(again.ends_at, ext.ends_at, 'the stored match follows sn.extend');
+  assert.notEqual(m2[0].ends_at, ext.ends_at);
+  await host.ok({ type: 'sn.stop', session });
+  await closeAll([host, a2, ...people.slice(1)]);
+});
