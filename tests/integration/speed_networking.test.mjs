@@ -283,11 +283,8 @@ test('a participant dropping mid-round: the partner is re-paired with a lone par
   await closeAll([host, people[pair[1]], people[byeIdx]]);
 });
 
-test('resume within grace: sn.state and sn.match again, the pair room kept', async () => {
-  const { host, people, session } = await setup('res', 2, { rounds: 1, round_s: 20 });
-  const [a, b] = people;
-  await host.ok({ type: 'sn.start', session });
-  const [ma] = await matches(people, session, 1);
+/** Drop `a`'s connection, resume its session on a new one; the first sn.state it hears, of a round. */
+async function dropAndResume(a) {
   const resumeTok = a.helloReply.resume;
   const tok = a.token;
   await a.drop();
@@ -296,6 +293,15 @@ test('resume within grace: sn.state and sn.match again, the pair room kept', asy
   assert.equal(r.resumed, true);
   const st = await a2.next('sn.state');
   assert.equal(st.phase, 'round');
+  return { a2, st };
+}
+
+test('resume within grace: sn.state and sn.match again, the pair room kept', async () => {
+  const { host, people, session } = await setup('res', 2, { rounds: 1, round_s: 20 });
+  const [a, b] = people;
+  await host.ok({ type: 'sn.start', session });
+  const [ma] = await matches(people, session, 1);
+  const { a2 } = await dropAndResume(a);
   const m2 = await a2.next('sn.match');
   assert.equal(m2.room, ma.room);
   assert.deepEqual(m2.partners, ma.partners);
@@ -314,14 +320,7 @@ test('resume in round 2, after an extend: the round-2 match again, with the move
   const ext = await host.ok({ type: 'sn.extend', session, seconds: 30 });
   const a = people[0];
   await a.next((m) => m.type === 'sn.state' && m.session === session && m.ends_at === ext.ends_at);
-  const resumeTok = a.helloReply.resume;
-  const tok = a.token;
-  await a.drop();
-  const a2 = await connect(srv);
-  const r = await a2.ok({ type: 'hello', token: tok, resume: resumeTok });
-  assert.equal(r.resumed, true);
-  const st = await a2.next('sn.state');
-  assert.equal(st.phase, 'round');
+  const { a2, st } = await dropAndResume(a);
   assert.equal(st.round, 2);
   const again = await a2.next('sn.match');
   assert.equal(again.round, 2);
