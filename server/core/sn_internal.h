@@ -30,7 +30,7 @@ typedef struct ib_sn_person {
     json_t *match;
     ib_buf_t *match_wire;
     int64_t match_ends_at; /* the deadline match_wire was written with */
-    bool seen; /* seen in `room` (here or on another node) since put there */
+    bool seen;             /* seen in `room` (here or on another node) since put there */
 } ib_sn_person_t;
 
 typedef struct ib_sn {
