@@ -186,11 +186,18 @@ static void rcmd_reply(redisAsyncContext *ac, void *reply, void *privdata)
     rcmd_maybe_free(c);
 }
 
-/* Issue a command; on failure (no connection) the caller is not called
- * back and IB_EUNAVAIL is returned. The rcmd is taken over either way. */
+/* Issue a command (lens: the argv entries' lengths, or NULL); on failure (no connection) the caller
+ * is not called back and IB_EUNAVAIL is returned. The rcmd is taken over either way. */
 static int rcmd_send(rcmd_t *c, int argc, const char **argv, const size_t *lens)
 {
     redis_store_t *rs = c->rs;
+    /* lens NULL: every argv entry is NUL-terminated. */
+    size_t own[argc > 0 ? argc : 1];
+    if (!lens) {
+        for (int i = 0; i < argc; i++)
+            own[i] = strlen(argv[i]);
+        lens = own;
+    }
     if (!rs->ac || !rs->connected ||
         redisAsyncCommandArgv(rs->ac, rcmd_reply, c, argc, argv, lens) != REDIS_OK) {
         json_decref(c->msg);
@@ -282,10 +289,7 @@ static int rs_chat_append(ib_store_t *st, const char *event, const char *room, j
     }
     const char *argv[] = {"EVAL", CHAT_APPEND_LUA, "2", kseq,          kchat, body, hist,
                           ttl,    deadline,        ch,  hdr ? hdr : ""};
-    size_t lens[11];
-    for (int i = 0; i < 11; i++)
-        lens[i] = strlen(argv[i]);
-    int rc = rcmd_send(c, 11, argv, lens);
+    int rc = rcmd_send(c, 11, argv, NULL);
     free(body);
     free(hdr);
     return rc;
@@ -353,10 +357,7 @@ static int rs_chat_history(ib_store_t *st, const char *event, const char *room, 
     c->history_cb = cb;
     c->arg = arg;
     const char *argv[] = {"LRANGE", kchat, from, "-1"};
-    size_t lens[4];
-    for (int i = 0; i < 4; i++)
-        lens[i] = strlen(argv[i]);
-    return rcmd_send(c, 4, argv, lens);
+    return rcmd_send(c, 4, argv, NULL);
 }
 
 static void chat_delete_done(rcmd_t *c, redisReply *r, int err)
@@ -381,10 +382,7 @@ static int rs_chat_delete(ib_store_t *st, const char *event, const char *room, u
     c->arg = arg;
     c->seq = seq;
     const char *argv[] = {"EVAL", CHAT_DELETE_LUA, "1", kchat, s};
-    size_t lens[5];
-    for (int i = 0; i < 5; i++)
-        lens[i] = strlen(argv[i]);
-    return rcmd_send(c, 5, argv, lens);
+    return rcmd_send(c, 5, argv, NULL);
 }
 
 static void rs_room_gone(ib_store_t *st, const char *event, const char *room)
@@ -521,12 +519,6 @@ static int fire(redis_store_t *rs, int argc, const char **argv, const size_t *le
     rcmd_t *c = rcmd_new(rs, fire_done);
     if (!c)
         return IB_ENOMEM;
-    size_t own[argc > 0 ? argc : 1];
-    if (!lens) {
-        for (int i = 0; i < argc; i++)
-            own[i] = strlen(argv[i]);
-        lens = own;
-    }
     return rcmd_send(c, argc, argv, lens);
 }
 
@@ -548,12 +540,6 @@ int ib__redis_command(ib_store_t *st, int argc, const char **argv, const size_t 
         return IB_ENOMEM;
     c->reply_cb = cb;
     c->arg = arg;
-    size_t own[argc > 0 ? argc : 1];
-    if (!lens) {
-        for (int i = 0; i < argc; i++)
-            own[i] = strlen(argv[i]);
-        lens = own;
-    }
     return rcmd_send(c, argc, argv, lens);
 }
 
@@ -573,10 +559,7 @@ static int json_command(redis_store_t *rs, rcmd_done_fn done, ib_store_json_cb c
         return IB_ENOMEM;
     c->json_cb = cb;
     c->arg = arg;
-    size_t lens[argc > 0 ? argc : 1];
-    for (int i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    return rcmd_send(c, argc, argv, lens);
+    return rcmd_send(c, argc, argv, NULL);
 }
 
 /* "<header JSON with n>\n<payload>", malloc'ed. */
@@ -892,10 +875,7 @@ static int rs_lease(ib_store_t *st, const char *event, const char *name, int64_t
     c->ext_cb = (void (*)(void))cb;
     c->arg = arg;
     const char *argv[] = {"EVAL", LEASE_LUA, "2", kl, kf, rs->node_id, ttl, fttl};
-    size_t lens[8];
-    for (int i = 0; i < 8; i++)
-        lens[i] = strlen(argv[i]);
-    return rcmd_send(c, 8, argv, lens);
+    return rcmd_send(c, 8, argv, NULL);
 }
 
 static int rs_lease_release(ib_store_t *st, const char *event, const char *name, uint64_t fence)
@@ -1235,8 +1215,7 @@ static void run_up(redis_store_t *rs)
     rcmd_t *c = rcmd_new(rs, up_events_done);
     if (c) {
         const char *argv[] = {"SMEMBERS", k};
-        size_t lens[] = {8, strlen(k)};
-        rcmd_send(c, 2, argv, lens);
+        rcmd_send(c, 2, argv, NULL);
     }
 }
 
@@ -1288,8 +1267,7 @@ static void reap_done(rcmd_t *c, redisReply *r, int err)
         char k[256];
         snprintf(k, sizeof(k), "ib:{nodes}:events:%s", e->str);
         const char *argv[] = {"SMEMBERS", k};
-        size_t lens[] = {8, strlen(k)};
-        rcmd_send(d, 2, argv, lens);
+        rcmd_send(d, 2, argv, NULL);
     }
 }
 
@@ -1305,10 +1283,7 @@ static void heartbeat(redis_store_t *rs)
         if (c) {
             const char *argv[] = {"EVAL",    HEARTBEAT_LUA, "3",         hb,
                                   NODES_ALL, NODES_DEAD,    rs->node_id, ttl};
-            size_t lens[8];
-            for (int i = 0; i < 8; i++)
-                lens[i] = strlen(argv[i]);
-            if (rcmd_send(c, 8, argv, lens) == 0)
+            if (rcmd_send(c, 8, argv, NULL) == 0)
                 rs->hb_pending = true;
         }
     }
@@ -1319,10 +1294,7 @@ static void heartbeat(redis_store_t *rs)
         if (c) {
             const char *argv[] = {"EVAL",     REAP_LUA, "2",   NODES_ALL,
                                   NODES_DEAD, now,      grace, NODES_HB};
-            size_t lens[8];
-            for (int i = 0; i < 8; i++)
-                lens[i] = strlen(argv[i]);
-            if (rcmd_send(c, 8, argv, lens) == 0)
+            if (rcmd_send(c, 8, argv, NULL) == 0)
                 rs->reap_pending = true;
         }
     }
