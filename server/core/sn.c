@@ -546,19 +546,16 @@ static int64_t mono_us(const ib_sn_t *sn)
     return tr->mono_us ? tr->mono_us(tr->ctx) : -1;
 }
 
-/* A round started in ev at t0 (mono_us, before the matching): its time to
- * the last sn.match written (one node: send_first) or handed on. */
-static void measure_round_start(ib_sn_t *sn, const ib_sched_events_t *ev, int64_t t0)
+/* A round start that began at t0 (mono_us, before the matching, or -1:
+ * not measured): its time to the last sn.match written (one node:
+ * send_first) or handed on. */
+static void measure_round_start(ib_sn_t *sn, int64_t t0)
 {
     if (t0 < 0)
         return;
-    for (size_t i = 0; i < ev->n; i++)
-        if (ev->v[i].kind == IB_SCHED_EV_ROUND_START) {
-            int64_t t1 = mono_us(sn);
-            if (t1 >= t0)
-                ib_metrics_round_start(sn->ev->srv, t1 - t0);
-            return;
-        }
+    int64_t t1 = mono_us(sn);
+    if (t1 >= t0)
+        ib_metrics_round_start(sn->ev->srv, t1 - t0);
 }
 
 /* Turn the scheduler's events into messages and rooms, then forget them.
@@ -566,9 +563,19 @@ static void measure_round_start(ib_sn_t *sn, const ib_sched_events_t *ev, int64_
 static void apply_from(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now, int64_t t0)
 {
     bool changed = ev->n > 0;
+    /* Whether a round starts, and whether the change is to be saved at
+     * once (several nodes): a new phase, round or deadline is; a
+     * re-pairing or a warning inside a round waits for the next save (at
+     * most a second). */
+    bool round_start = false, urgent = false;
+    for (size_t i = 0; i < ev->n; i++) {
+        ib_sched_event_kind_t k = ev->v[i].kind;
+        round_start |= k == IB_SCHED_EV_ROUND_START;
+        urgent |= k != IB_SCHED_EV_GROUP && k != IB_SCHED_EV_BYE && k != IB_SCHED_EV_WARNING;
+    }
     bool sent = send_first(sn, ev, now);
-    if (sent)
-        measure_round_start(sn, ev, t0);
+    if (sent && round_start)
+        measure_round_start(sn, t0);
     for (size_t i = 0; i < ev->n; i++) {
         const ib_sched_event_t *e = &ev->v[i];
         switch (e->kind) {
@@ -601,17 +608,10 @@ static void apply_from(ib_sn_t *sn, ib_sched_events_t *ev, int64_t now, int64_t 
             break;
         }
     }
-    if (!sent)
-        measure_round_start(sn, ev, t0);
-    /* Saved (several nodes) once every event is applied: at once for a
-     * new phase, round or deadline; a re-pairing or a warning inside a
-     * round waits for the next save (at most a second). */
-    bool urgent = false;
-    for (size_t i = 0; i < ev->n; i++)
-        if (ev->v[i].kind != IB_SCHED_EV_GROUP && ev->v[i].kind != IB_SCHED_EV_BYE &&
-            ev->v[i].kind != IB_SCHED_EV_WARNING)
-            urgent = true;
+    if (!sent && round_start)
+        measure_round_start(sn, t0);
     ev->n = 0;
+    /* Saved (several nodes) once every event is applied. */
     if (changed)
         ib__sn_cluster_changed(sn, urgent);
 }

@@ -183,19 +183,24 @@ void ib__out_uncork(ib_node_t *node)
 
 static void flush_parallel(ib_node_t *node);
 
-void ib__out_flush_all(ib_node_t *node)
+/* Everything held, through lws on this thread, in the order of each
+ * connection's first held message. */
+static void flush_each(ib_node_t *node)
 {
-    if (node->sendpool && node->out_n >= IB_OUT_PARALLEL_MIN) {
-        flush_parallel(node);
-        return;
-    }
-    /* In the order of each connection's first held message. */
     for (uint32_t i = 0; i < node->out_n; i++) {
         ib_out_rec_t *r = &node->out[i];
         if (r->c && r->c->out_first == i + 1)
             ib__out_flush_conn(node, r->c);
     }
     node->out_n = 0;
+}
+
+void ib__out_flush_all(ib_node_t *node)
+{
+    if (node->sendpool && node->out_n >= IB_OUT_PARALLEL_MIN)
+        flush_parallel(node);
+    else
+        flush_each(node);
 }
 
 int ib__out_hold(ib_node_t *node, struct lws *wsi, ib_conn_t *c, ib_buf_t *buf)
@@ -305,10 +310,7 @@ static void flush_parallel(ib_node_t *node)
     if (node->out_jobs_cap < node->out_n) {
         ib_send_job_t *v = realloc(node->out_jobs, node->out_n * sizeof(*v));
         if (!v) {
-            ib_sendpool_t *pool = node->sendpool;
-            node->sendpool = NULL; /* this once: the plain way */
-            ib__out_flush_all(node);
-            node->sendpool = pool;
+            flush_each(node); /* this once: the plain way */
             return;
         }
         node->out_jobs = v;
